@@ -1,0 +1,308 @@
+//! Loading source files: the confined module resolver, the parse cache and
+//! the per-evaluation record of every file read.
+//!
+//! Import paths are relative to the modules root (`modules/` by default),
+//! `.rhai` is implied. Absolute paths and paths that leave the project root
+//! (lexically or through a symlink) are refused. Rhai `import` statements
+//! are evaluated with the importer's runtime state, so imported modules share
+//! the caller's operation budget. Every file read is recorded with its
+//! blake3 digest; the record is part of the build cache key.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, Shared, AST};
+
+use crate::diag::Code;
+use crate::source::SourceFile;
+
+/// A fault raised by our own code inside a script run, carrying its code.
+#[derive(Clone, Debug)]
+pub(crate) struct Fault {
+    pub code: Code,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Fault {
+    pub fn error(
+        code: Code,
+        message: String,
+        help: Option<String>,
+        pos: Position,
+    ) -> Box<EvalAltResult> {
+        Box::new(EvalAltResult::ErrorRuntime(
+            Dynamic::from(Fault {
+                code,
+                message,
+                help,
+            }),
+            pos,
+        ))
+    }
+}
+
+/// A parsed file.
+pub(crate) struct Parsed {
+    pub file: Arc<SourceFile>,
+    pub digest: String,
+    pub ast: Result<Arc<AST>, rhai::ParseError>,
+    /// Imports and functions only, for calling config functions.
+    pub call_ast: OnceLock<Arc<AST>>,
+    /// Map-literal keys with their positions, for locating definitions.
+    pub keys: OnceLock<Vec<(Vec<String>, Position)>>,
+}
+
+/// Reads and parses files below the project root, caching parses across
+/// evaluations (the cache is keyed by display name; inputs are immutable
+/// for the life of the process).
+pub(crate) struct Loader {
+    root: PathBuf,
+    modules: PathBuf,
+    prelude: BTreeMap<String, Arc<str>>,
+    parsed: Mutex<BTreeMap<String, Arc<Parsed>>>,
+}
+
+/// What one evaluation has read and imported so far (thread-local).
+#[derive(Default)]
+pub(crate) struct Record {
+    pub reads: BTreeMap<String, String>,
+    pub files: BTreeMap<String, Arc<SourceFile>>,
+    stack: Vec<String>,
+    modules: BTreeMap<String, Shared<Module>>,
+}
+
+thread_local! {
+    static RECORD: RefCell<Record> = RefCell::new(Record::default());
+}
+
+/// Starts a fresh record on this thread.
+pub(crate) fn reset_record() {
+    RECORD.with(|r| *r.borrow_mut() = Record::default());
+}
+
+/// Takes the record of this thread.
+pub(crate) fn take_record() -> Record {
+    RECORD.with(|r| std::mem::take(&mut *r.borrow_mut()))
+}
+
+/// Looks up a file read during this evaluation.
+pub(crate) fn recorded_file(name: &str) -> Option<Arc<SourceFile>> {
+    RECORD.with(|r| r.borrow().files.get(name).cloned())
+}
+
+impl Loader {
+    pub fn new(root: PathBuf, modules: PathBuf, prelude: Vec<(String, String)>) -> Loader {
+        Loader {
+            root,
+            modules,
+            prelude: prelude
+                .into_iter()
+                .map(|(n, t)| (n, Arc::from(t)))
+                .collect(),
+            parsed: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Names of the prelude modules, in order.
+    pub fn prelude_names(&self) -> Vec<String> {
+        self.prelude.keys().cloned().collect()
+    }
+
+    /// The display name (root-relative, `/`-separated) of an import path.
+    pub fn resolve(&self, spec: &str) -> Result<(String, PathBuf), (Code, String, Option<String>)> {
+        if self.prelude.contains_key(spec) {
+            return Ok((spec.to_string(), PathBuf::new()));
+        }
+        let escape = |why: &str| {
+            (
+                Code::ImportEscape,
+                format!("import of \"{spec}\" refused: {why}"),
+                Some(
+                    "import paths are relative to the modules folder and stay inside the project"
+                        .to_string(),
+                ),
+            )
+        };
+        if spec.is_empty() || Path::new(spec).is_absolute() || spec.starts_with('\\') {
+            return Err(escape("absolute paths are not allowed"));
+        }
+        let with_ext = if spec.ends_with(".rhai") {
+            spec.to_string()
+        } else {
+            format!("{spec}.rhai")
+        };
+        let mut parts: Vec<String> = self
+            .modules
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        for c in Path::new(&with_ext).components() {
+            match c {
+                Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if parts.pop().is_none() {
+                        return Err(escape("it leaves the project root"));
+                    }
+                }
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(escape("absolute paths are not allowed"))
+                }
+            }
+        }
+        let display = parts.join("/");
+        let full = self.root.join(&display);
+        match full.canonicalize() {
+            Ok(real) if !real.starts_with(&self.root) => Err(escape(
+                "it resolves (through a symlink) outside the project root",
+            )),
+            Ok(_) => Ok((display, full)),
+            Err(_) => Err((
+                Code::ImportNotFound,
+                format!("module \"{spec}\" not found (looked for {display})"),
+                None,
+            )),
+        }
+    }
+
+    /// Reads and parses a file by display name (cached), recording the read.
+    pub fn load(&self, engine: &Engine, display: &str, path: &Path) -> Result<Arc<Parsed>, String> {
+        let cached = self
+            .parsed
+            .lock()
+            .ok()
+            .and_then(|m| m.get(display).cloned());
+        let parsed = match cached {
+            Some(p) => p,
+            None => {
+                let text: Arc<str> = match self.prelude.get(display) {
+                    Some(t) => t.clone(),
+                    None => Arc::from(
+                        std::fs::read_to_string(path)
+                            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+                    ),
+                };
+                let digest = blake3::hash(text.as_bytes()).to_hex().to_string();
+                let file = SourceFile::new(display, text.clone());
+                let ast = engine.compile(&*text).map(|mut a| {
+                    a.set_source(display);
+                    Arc::new(a)
+                });
+                let p = Arc::new(Parsed {
+                    file,
+                    digest,
+                    ast,
+                    call_ast: OnceLock::new(),
+                    keys: OnceLock::new(),
+                });
+                if let Ok(mut m) = self.parsed.lock() {
+                    m.insert(display.to_string(), p.clone());
+                }
+                p
+            }
+        };
+        RECORD.with(|r| {
+            let mut r = r.borrow_mut();
+            r.reads.insert(display.to_string(), parsed.digest.clone());
+            r.files.insert(display.to_string(), parsed.file.clone());
+        });
+        Ok(parsed)
+    }
+}
+
+/// The resolver for Rhai `import` statements.
+pub(crate) struct Resolver(pub Arc<Loader>);
+
+impl rhai::ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        _: &Engine,
+        _: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        Err(Box::new(EvalAltResult::ErrorModuleNotFound(
+            path.to_string(),
+            pos,
+        )))
+    }
+
+    fn resolve_raw(
+        &self,
+        engine: &Engine,
+        global: &mut rhai::GlobalRuntimeState,
+        _scope: &mut Scope,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let (display, full) = self
+            .0
+            .resolve(path)
+            .map_err(|(code, msg, help)| Fault::error(code, msg, help, pos))?;
+        let (cycle, cached) = RECORD.with(|r| {
+            let r = r.borrow();
+            let cycle = r.stack.iter().position(|s| *s == display).map(|i| {
+                let mut chain: Vec<String> = r.stack[i..].to_vec();
+                chain.push(display.clone());
+                chain.join(" -> ")
+            });
+            (cycle, r.modules.get(&display).cloned())
+        });
+        if let Some(chain) = cycle {
+            return Err(Fault::error(
+                Code::ImportCycle,
+                format!("import cycle: {chain}"),
+                Some("break the cycle by moving what both modules need into a third one".into()),
+                pos,
+            ));
+        }
+        if let Some(m) = cached {
+            return Ok(m);
+        }
+        let parsed = self
+            .0
+            .load(engine, &display, &full)
+            .map_err(|msg| Fault::error(Code::ImportNotFound, msg, None, pos))?;
+        let ast = match &parsed.ast {
+            Ok(ast) => ast.clone(),
+            Err(e) => {
+                return Err(Box::new(EvalAltResult::ErrorInModule(
+                    display,
+                    Box::new(EvalAltResult::ErrorParsing(e.0.as_ref().clone(), e.1)),
+                    pos,
+                )))
+            }
+        };
+        RECORD.with(|r| r.borrow_mut().stack.push(display.clone()));
+        let result = Module::eval_ast_as_new_raw(engine, &mut Scope::new(), global, &ast);
+        RECORD.with(|r| r.borrow_mut().stack.pop());
+        let mut module =
+            result.map_err(|e| Box::new(EvalAltResult::ErrorInModule(display.clone(), e, pos)))?;
+        module.build_index();
+        let shared: Shared<Module> = module.into();
+        RECORD.with(|r| r.borrow_mut().modules.insert(display, shared.clone()));
+        Ok(shared)
+    }
+}
+
+/// Runs `f` with `display` on the import stack, so that a module importing
+/// the file being evaluated is reported as a cycle.
+pub(crate) fn with_stack<T>(display: &str, f: impl FnOnce() -> T) -> T {
+    RECORD.with(|r| r.borrow_mut().stack.push(display.to_string()));
+    let out = f();
+    RECORD.with(|r| r.borrow_mut().stack.pop());
+    out
+}
+
+impl Loader {
+    /// The project root.
+    pub fn root_path(&self) -> &Path {
+        &self.root
+    }
+}
