@@ -1,1 +1,89 @@
-//! placeholder
+//! `stoa-store`: stoa's content-addressed store — the hashing spec, validated store paths,
+//! and a [`Store`] directory you can add to, root, verify and garbage-collect.
+//!
+//! **Read [`Store`] first**, then [`StorePath`] and [`Tree`].
+//!
+//! What this crate is not: it knows nothing of Rhai, host configs, SSH or nodes; it does not
+//! build anything, and it never prints or reads the environment, the clock or a global
+//! path. Manifests, profiles and generations are not implemented here yet. Store paths are
+//! **Nix-like, not Nix-compatible**: the same shape (`<32 chars>-<name>`, Nix's base-32
+//! alphabet, Nix's name rules) but a different hash function, a different bit order in the
+//! base-32 text and a different serialization, so no digest will ever match Nix's.
+//!
+//! # Store paths
+//!
+//! A [`StorePath`] is `<digest>-<name>`. `name` ([`StoreName`]) matches
+//! `[A-Za-z0-9+._?=-]+`, does not start with `.` and has at most 211 characters. `digest`
+//! ([`PathDigest`]) is 20 bytes written as 32 characters of `0123456789abcdfghijklmnpqrsvwxyz`,
+//! most significant bit first, 5 bits per character (Nix reverses the order; we don't).
+//!
+//! # Canonical encoding (spec v1)
+//!
+//! Only two kinds of entries exist. Symlinks, fifos, sockets and devices are **refused**
+//! (hashing or adding one is an error): artifacts are installed on nodes by copying, and
+//! `/etc/pve` accepts no symlinks. Integers are `u64` little-endian (`le64`).
+//!
+//! ```text
+//! file  = "file\0" || exec:u8 || le64(len(content)) || content
+//! dir   = "dir\0"  || le64(count) || entry*            (entries sorted bytewise by name)
+//! entry = tag || le64(len(name)) || name || blake3(canonical bytes of the entry)
+//! tag   = "file\0" | "dir\0"
+//! ```
+//!
+//! * `exec` is 1 if the owner-execute bit (0o100) is set, else 0. No other mode bit,
+//!   owner, group, timestamp, inode, absolute path or environment variable is hashed.
+//! * Entry names are UTF-8 (a name that is not is an error), neither empty, `.` nor `..`,
+//!   without `/` or NUL, at most 255 bytes. Inside a directory any such name is allowed,
+//!   including a leading `.`; only the top-level store name has the stricter rules.
+//! * `blake3(…)` is the plain 32-byte blake3 hash ([`content_hash`]).
+//!
+//! The digest of a store path covers its name:
+//!
+//! ```text
+//! digest = first 20 bytes of blake3::derive_key("stoa store path v1",
+//!                                 le64(len(name)) || name || canonical bytes of the entry)
+//! ```
+//!
+//! so the same bytes under two names are two store paths (as in Nix). References are
+//! **not** hashed: they are recorded beside the entry (see below). A closure directory
+//! (`<digest>-<host>-system`) names its artifacts' store paths in its `manifest.json`, so
+//! its digest still covers every artifact it names. The test
+//! `hash::tests::snapshot_of_known_store_paths` pins known digests; it fails on any
+//! accidental change to this spec.
+//!
+//! # Layout, roots, references and locking
+//!
+//! See [`Store`] for the on-disk layout. A root is a file `<state>/roots/<root-name>`
+//! listing store paths; gc keeps the transitive closure of every root over the
+//! references recorded in `<state>/refs/<store-path>` (set by `add_dir`/`add_path`) and
+//! deletes everything else. Writes and gc take an exclusive `flock` on `<state>/lock`, so a
+//! build holding a [`StoreLock`] from its first add until its root is written can never lose
+//! a path to a concurrent gc.
+//!
+//! # Hashing helpers
+//!
+//! [`sha256_hex`] and [`blake3_hex`] hash plain bytes for manifests (not store paths).
+
+#![deny(missing_docs)]
+
+mod add;
+mod error;
+mod fsutil;
+mod gc;
+mod hash;
+mod path;
+mod records;
+mod store;
+mod tree;
+mod verify;
+
+pub use error::{EntryNameError, HashError, NameError, StoreError, StorePathError};
+pub use gc::GcReport;
+pub use hash::{
+    blake3_hex, content_hash, content_hash_disk, digest_disk, digest_entry, sha256_hex, EntryHash,
+    PATH_CONTEXT,
+};
+pub use path::{PathDigest, StoreName, StorePath, DIGEST_CHARS, DIGEST_LEN, NAME_MAX_LEN};
+pub use store::{Store, StoreLock, LOCK_FILE, REFS_DIR, ROOTS_DIR, STORE_DIR};
+pub use tree::{Entry, Tree};
+pub use verify::VerifyProblem;

@@ -1,0 +1,152 @@
+//! Small filesystem helpers shared by adding, roots, gc and verify. Every error names its path.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::StoreError;
+
+/// Prefix of every temporary entry. Store names cannot start with `.`, so a temporary entry
+/// can never be mistaken for a store path.
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+/// Mode of a store file that is not executable.
+pub(crate) const MODE_FILE: u32 = 0o444;
+/// Mode of an executable store file and of every store directory.
+pub(crate) const MODE_EXEC: u32 = 0o555;
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// `<dir>/.tmp-<pid>-<counter>-<name>`: unique within this process and across processes.
+pub(crate) fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{TEMP_PREFIX}{}-{n}-{name}", process::id()))
+}
+
+pub(crate) fn is_temp(file_name: &str) -> bool {
+    file_name.starts_with(TEMP_PREFIX)
+}
+
+pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
+    fs::set_permissions(path, Permissions::from_mode(mode))
+        .map_err(StoreError::io("set permissions on", path))
+}
+
+/// Makes a directory's own metadata and entry list durable.
+pub(crate) fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    File::open(path)
+        .and_then(|dir| dir.sync_all())
+        .map_err(StoreError::io("sync directory", path))
+}
+
+/// Creates `path` (which must not exist) with `bytes`, makes it read-only and fsyncs it.
+pub(crate) fn write_store_file(
+    path: &Path,
+    bytes: &[u8],
+    executable: bool,
+) -> Result<(), StoreError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(StoreError::io("create", path))?;
+    file.write_all(bytes)
+        .map_err(StoreError::io("write", path))?;
+    seal_file(&file, path, executable)
+}
+
+/// Makes an open store file read-only and fsyncs it.
+pub(crate) fn seal_file(file: &File, path: &Path, executable: bool) -> Result<(), StoreError> {
+    let mode = if executable { MODE_EXEC } else { MODE_FILE };
+    file.set_permissions(Permissions::from_mode(mode))
+        .map_err(StoreError::io("set permissions on", path))?;
+    file.sync_all().map_err(StoreError::io("sync", path))
+}
+
+/// Makes a fully written directory read-only and fsyncs it.
+pub(crate) fn seal_dir(path: &Path) -> Result<(), StoreError> {
+    set_mode(path, MODE_EXEC)?;
+    sync_dir(path)
+}
+
+/// Replaces `dir/file_name` with `contents` atomically (temp file, fsync, rename, fsync dir).
+pub(crate) fn write_atomic(dir: &Path, file_name: &str, contents: &[u8]) -> Result<(), StoreError> {
+    let tmp = temp_path(dir, file_name);
+    let target = dir.join(file_name);
+    let result = (|| {
+        let mut file = File::create_new(&tmp).map_err(StoreError::io("create", &tmp))?;
+        file.write_all(contents)
+            .map_err(StoreError::io("write", &tmp))?;
+        file.sync_all().map_err(StoreError::io("sync", &tmp))?;
+        fs::rename(&tmp, &target).map_err(StoreError::io("rename into place", &target))
+    })();
+    if result.is_err() {
+        discard(&tmp);
+    }
+    result?;
+    sync_dir(dir)
+}
+
+/// Removes a file, or a directory tree after making its directories writable again.
+/// A missing path is not an error.
+pub(crate) fn remove_tree(path: &Path) -> Result<(), StoreError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(StoreError::io("inspect", path)(err)),
+    };
+    if !meta.is_dir() {
+        return fs::remove_file(path).map_err(StoreError::io("remove", path));
+    }
+    make_dirs_writable(path)?;
+    fs::remove_dir_all(path).map_err(StoreError::io("remove", path))
+}
+
+fn make_dirs_writable(dir: &Path) -> Result<(), StoreError> {
+    set_mode(dir, 0o755)?;
+    for item in fs::read_dir(dir).map_err(StoreError::io("list", dir))? {
+        let item = item.map_err(StoreError::io("list", dir))?;
+        let is_dir = item
+            .file_type()
+            .map_err(StoreError::io("inspect", item.path()))?
+            .is_dir();
+        if is_dir {
+            make_dirs_writable(&item.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Best-effort removal of a temporary entry after another error. If it fails, the entry is
+/// left behind for `verify` to report and `gc` to sweep; the original error matters more.
+pub(crate) fn discard(path: &Path) {
+    let _ = remove_tree(path);
+}
+
+/// Sum of the lengths of the regular files under `path` (apparent size, not disk blocks).
+pub(crate) fn disk_size(path: &Path) -> Result<u64, StoreError> {
+    let meta = fs::symlink_metadata(path).map_err(StoreError::io("inspect", path))?;
+    if !meta.is_dir() {
+        return Ok(if meta.is_file() { meta.len() } else { 0 });
+    }
+    let mut total = 0;
+    for item in fs::read_dir(path).map_err(StoreError::io("list", path))? {
+        let item = item.map_err(StoreError::io("list", path))?;
+        total += disk_size(&item.path())?;
+    }
+    Ok(total)
+}
+
+/// The names in `dir`, sorted bytewise; names that are not UTF-8 are returned as `Err(path)`.
+pub(crate) fn sorted_names(dir: &Path) -> Result<Vec<Result<String, PathBuf>>, StoreError> {
+    let mut names = Vec::new();
+    for item in fs::read_dir(dir).map_err(StoreError::io("list", dir))? {
+        let item = item.map_err(StoreError::io("list", dir))?;
+        names.push(item.file_name().into_string().map_err(|_| item.path()));
+    }
+    names.sort();
+    Ok(names)
+}
