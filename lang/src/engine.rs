@@ -163,8 +163,9 @@ fn register_definition_fns(e: &mut Engine) {
     );
 }
 
-fn runtime_error(msg: String, pos: Position) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(msg), pos))
+/// A malformed declaration (`option(...)`, `types::...`): `bad-declaration`.
+fn declaration_error(msg: String, pos: Position) -> Box<EvalAltResult> {
+    crate::loader::Fault::error(crate::diag::Code::BadDeclaration, msg, None, pos)
 }
 
 fn declare(
@@ -183,21 +184,21 @@ fn declare(
     for (k, v) in meta {
         match k.as_str() {
             "default" => {
-                decl.default = Some(
-                    to_json(&v)
-                        .map_err(|m| runtime_error(format!("option(): the default is {m}"), pos))?,
-                )
+                decl.default =
+                    Some(to_json(&v).map_err(|m| {
+                        declaration_error(format!("option(): the default is {m}"), pos)
+                    })?)
             }
             "example" => {
-                decl.example = Some(
-                    to_json(&v)
-                        .map_err(|m| runtime_error(format!("option(): the example is {m}"), pos))?,
-                )
+                decl.example =
+                    Some(to_json(&v).map_err(|m| {
+                        declaration_error(format!("option(): the example is {m}"), pos)
+                    })?)
             }
             "description" => {
                 decl.description = Some(v.into_immutable_string().map(|s| s.to_string()).map_err(
                     |t| {
-                        runtime_error(
+                        declaration_error(
                             format!("option(): description must be a string, got {t}"),
                             pos,
                         )
@@ -205,7 +206,7 @@ fn declare(
                 )?)
             }
             other => {
-                return Err(runtime_error(
+                return Err(declaration_error(
                     format!(
                         "option(): unknown key `{other}` (expected default, description, example)"
                     ),
@@ -234,11 +235,11 @@ fn types_module() -> Module {
     m.set_var("mac", OptionType::Mac);
     m.set_var("path", OptionType::Path);
     m.set_var("anything", OptionType::Anything);
-    m.set_native_fn("int", |min: i64, max: i64| {
+    m.set_native_fn("int", |ctx: NativeCallContext, min: i64, max: i64| {
         if min > max {
-            return Err(runtime_error(
+            return Err(declaration_error(
                 format!("types::int({min}, {max}): the minimum is above the maximum"),
-                Position::NONE,
+                ctx.call_position(),
             ));
         }
         Ok(OptionType::Int {
@@ -246,21 +247,21 @@ fn types_module() -> Module {
             max: Some(max),
         })
     });
-    m.set_native_fn("enum_of", |choices: rhai::Array| {
+    m.set_native_fn("enum_of", |ctx: NativeCallContext, choices: rhai::Array| {
         let mut out = Vec::new();
         for c in choices {
             let s = c.into_immutable_string().map_err(|t| {
-                runtime_error(
+                declaration_error(
                     format!("types::enum_of: choices must be strings, got {t}"),
-                    Position::NONE,
+                    ctx.call_position(),
                 )
             })?;
             out.push(s.to_string());
         }
         if out.is_empty() {
-            return Err(runtime_error(
+            return Err(declaration_error(
                 "types::enum_of: needs at least one choice".into(),
-                Position::NONE,
+                ctx.call_position(),
             ));
         }
         Ok(OptionType::Enum(out))
@@ -274,9 +275,10 @@ fn types_module() -> Module {
     m.set_native_fn("nullable", |t: OptionType| {
         Ok(OptionType::Nullable(Box::new(t)))
     });
-    m.set_native_fn("submodule", |opts: rhai::Map| {
-        let tree = parse_tree(&opts)
-            .map_err(|msg| runtime_error(format!("types::submodule: {msg}"), Position::NONE))?;
+    m.set_native_fn("submodule", |ctx: NativeCallContext, opts: rhai::Map| {
+        let tree = parse_tree(&opts).map_err(|msg| {
+            declaration_error(format!("types::submodule: {msg}"), ctx.call_position())
+        })?;
         Ok(OptionType::Submodule(Arc::new(tree)))
     });
     m.build_index();

@@ -101,6 +101,47 @@ impl Evaluator {
         })
     }
 
+    /// Evaluates many host files on up to `jobs` threads; results are in
+    /// the order of `files`.
+    pub fn eval_hosts(&self, files: &[String], jobs: usize) -> Vec<HostEval> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<HostEval>>> =
+            files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let work = || loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(file) = files.get(i) else { break };
+            let r = self.eval_host_here(file);
+            if let Ok(mut slot) = slots[i].lock() {
+                *slot = Some(r);
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 0..jobs.clamp(1, files.len().max(1)) {
+                let _ = std::thread::Builder::new()
+                    .stack_size(64 << 20)
+                    .spawn_scoped(s, work);
+            }
+        });
+        slots
+            .into_iter()
+            .zip(files)
+            .map(|(slot, file)| {
+                slot.into_inner()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| HostEval {
+                        config: None,
+                        options: OptionTree::default(),
+                        diagnostics: vec![Diagnostic::new(
+                            Code::Script,
+                            format!("evaluation of {file} did not finish"),
+                        )],
+                        inputs: BTreeMap::new(),
+                    })
+            })
+            .collect()
+    }
+
     fn eval_host_here(&self, file: &str) -> HostEval {
         loader::reset_record();
         engine::set_deadline(Some(
@@ -134,12 +175,15 @@ impl Evaluator {
 
         // Problems that leave a module out would make the merge report
         // spurious follow-up errors; independent ones do not stop it.
-        let blocking = diags.iter().any(|d| {
-            !matches!(
-                d.code,
-                Code::ModuleShape | Code::DuplicateOption | Code::BadDeclaration
-            )
-        });
+        // A module missing from `modules` (not found, parse or script error,
+        // not a map) is left out, whatever the code of its diagnostic.
+        let blocking = seen.len() != modules.len()
+            || diags.iter().any(|d| {
+                !matches!(
+                    d.code,
+                    Code::ModuleShape | Code::DuplicateOption | Code::BadDeclaration
+                )
+            });
         let mut config = None;
         if !blocking {
             config = self.fixpoint(&tree, &modules, &mut diags);
@@ -152,6 +196,18 @@ impl Evaluator {
                     .map(|l| (l.file.name().to_string(), l.span.start))
             };
             key(a).cmp(&key(b))
+        });
+        // A default that does not fit its type is reported once, as
+        // bad-declaration, not again as a type error where the merge uses it.
+        let site = |d: &Diagnostic| {
+            d.labels
+                .first()
+                .map(|l| (l.file.name().to_string(), l.span.clone()))
+        };
+        diags.dedup_by(|later, first| {
+            first.code == Code::BadDeclaration
+                && later.code == Code::Type
+                && site(later) == site(first)
         });
         let record = loader::take_record();
         HostEval {
@@ -357,18 +413,25 @@ impl Evaluator {
         let mut errors: Vec<Option<Diagnostic>> = vec![None; fns.len()];
         let mut prev: Option<Value> = None;
         for round in 0..=MAX_ROUNDS {
-            let mut defs = statics.clone();
-            for (i, r) in results.iter().enumerate() {
-                if let Some(v) = r {
-                    defs.push(Def {
-                        value: v.clone(),
-                        prio: Prio::Normal,
-                        order: 0,
-                        site: Site::Key {
-                            file: fns[i].0.parsed.file.name().into(),
-                            path: Vec::new(),
-                        },
-                    });
+            // Definitions in module order (imports before the importer),
+            // whether a module's `config` is a map or a function.
+            let mut defs = Vec::new();
+            let (mut st, mut fr) = (statics.iter(), results.iter());
+            for m in modules {
+                if m.config.is_some() {
+                    defs.extend(st.next().cloned());
+                } else if m.function.is_some() {
+                    if let Some(v) = fr.next().cloned().flatten() {
+                        defs.push(Def {
+                            value: v,
+                            prio: Prio::Normal,
+                            order: 0,
+                            site: Site::Key {
+                                file: m.parsed.file.name().into(),
+                                path: Vec::new(),
+                            },
+                        });
+                    }
                 }
             }
             let mut merger = Merger::default();
@@ -409,7 +472,18 @@ impl Evaluator {
                     }
                     Err(e) => {
                         results[i] = None;
-                        errors[i] = Some(from_eval(&e, m.parsed.file.name(), &missing));
+                        let mut d = from_eval(&e, m.parsed.file.name(), &missing);
+                        if d.labels.is_empty() {
+                            // Limits and timeouts inside the function carry no
+                            // position: point at the module's `config`.
+                            let site = Site::Key {
+                                file: m.parsed.file.name().into(),
+                                path: Vec::new(),
+                            };
+                            d.labels
+                                .extend(site_label(&site, modules, "in this config function"));
+                        }
+                        errors[i] = Some(d);
                     }
                 }
             }

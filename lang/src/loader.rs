@@ -254,6 +254,19 @@ impl rhai::ModuleResolver for Resolver {
             });
             (cycle, r.modules.get(&display).cloned())
         });
+        // Rhai counts an import only once it has loaded, so a chain of
+        // modules each importing the next is bounded here, by its depth.
+        if RECORD.with(|r| r.borrow().stack.len()) > engine.max_modules() {
+            return Err(Fault::error(
+                Code::Limit,
+                format!(
+                    "evaluation stopped: imports nested more than {} deep",
+                    engine.max_modules()
+                ),
+                Some("scripts run in a sandbox with fixed resource limits".into()),
+                pos,
+            ));
+        }
         if let Some(chain) = cycle {
             return Err(Fault::error(
                 Code::ImportCycle,

@@ -106,7 +106,13 @@ pub(crate) fn join(prefix: &str, key: &str) -> String {
 
 /// Strips wrappers off a definition; `None` when a `when` is false.
 pub(crate) fn normalize(mut d: Def) -> Option<Def> {
-    while let Some(w) = d.value.clone().try_cast::<Wrapped>() {
+    // Check before cloning: a clone of a plain map or list is a deep copy.
+    while let Some(w) = d
+        .value
+        .is::<Wrapped>()
+        .then(|| d.value.clone().try_cast::<Wrapped>())
+        .flatten()
+    {
         match w.wrap {
             Wrap::When(false) => return None,
             Wrap::When(true) => {}
@@ -121,6 +127,15 @@ pub(crate) fn normalize(mut d: Def) -> Option<Def> {
     Some(d)
 }
 
+/// Moves the map out of `v` without a deep copy; `None` (and `v` untouched)
+/// when `v` is not a map.
+fn take_map(v: &mut Dynamic) -> Option<rhai::Map> {
+    if !v.is_map() {
+        return None;
+    }
+    std::mem::replace(v, Dynamic::UNIT).try_cast::<rhai::Map>()
+}
+
 /// Collects errors while merging.
 #[derive(Default)]
 pub(crate) struct Merger {
@@ -131,8 +146,8 @@ impl Merger {
     /// Merges definitions against an option tree (a namespace or submodule).
     pub fn tree(&mut self, tree: &OptionTree, defs: Vec<Def>, path: &str) -> Value {
         let mut children: BTreeMap<String, Vec<Def>> = BTreeMap::new();
-        for d in defs {
-            let Some(map) = d.value.read_lock::<rhai::Map>().map(|m| m.clone()) else {
+        for mut d in defs {
+            let Some(map) = take_map(&mut d.value) else {
                 self.errors.push(MergeError::Type {
                     path: path.to_string(),
                     site: d.site.clone(),
@@ -257,6 +272,7 @@ impl Merger {
     fn list(&mut self, t: &OptionType, mut defs: Vec<Def>, path: &str) -> Option<Value> {
         defs.sort_by_key(|d| d.order);
         let mut out = Vec::new();
+        let mut index = 0;
         let mut ok = true;
         for d in defs {
             let Some(items) = d.value.read_lock::<rhai::Array>().map(|a| a.clone()) else {
@@ -274,14 +290,20 @@ impl Merger {
                 continue;
             };
             for item in items {
+                // Not `..d.clone()`: that would copy the whole list per element.
                 let elem = Def {
                     value: item,
-                    ..d.clone()
+                    prio: d.prio,
+                    order: d.order,
+                    site: d.site.clone(),
                 };
                 let Some(elem) = normalize(elem) else {
                     continue;
                 };
-                let p = format!("{path}[{}]", out.len());
+                // The element's index in the merged list, counting the
+                // elements that failed too (not `out.len()`).
+                let p = format!("{path}[{index}]");
+                index += 1;
                 match self.value(t, vec![elem], &p) {
                     Some(v) => out.push(v),
                     None => ok = false,
@@ -294,8 +316,8 @@ impl Merger {
     fn attrs(&mut self, t: &OptionType, defs: Vec<Def>, path: &str) -> Option<Value> {
         let mut by_key: BTreeMap<String, Vec<Def>> = BTreeMap::new();
         let mut ok = true;
-        for d in defs {
-            let Some(map) = d.value.read_lock::<rhai::Map>().map(|m| m.clone()) else {
+        for mut d in defs {
+            let Some(map) = take_map(&mut d.value) else {
                 ok = false;
                 self.errors.push(MergeError::Type {
                     path: path.to_string(),

@@ -8,6 +8,9 @@ use crate::loader::{recorded_file, Fault};
 
 /// A label at a Rhai position in a recorded file.
 pub(crate) fn label_at(source: &str, pos: Position, text: &str) -> Option<Label> {
+    if pos.is_none() {
+        return None;
+    }
     let file = recorded_file(source)?;
     let (line, col) = (pos.line().unwrap_or(1), pos.position().unwrap_or(1));
     Some(Label {
@@ -113,7 +116,12 @@ fn classify(
         E::ErrorModuleNotFound(name, _) => (Code::ImportNotFound, format!("module \"{name}\" not found"), None, "imported here".into()),
         other => {
             let text = other.to_string();
-            let first = text.lines().next().unwrap_or("error").to_string();
+            let first = text.lines().next().unwrap_or("error");
+            let first = match first.rfind(" (line ") {
+                Some(i) if first.ends_with(')') => &first[..i],
+                _ => first,
+            }
+            .to_string();
             (Code::Script, first, None, "here".into())
         }
     }
@@ -133,6 +141,7 @@ fn parse_kind(p: &ParseErrorType) -> (Code, String, Option<String>, String) {
     match p {
         ParseErrorType::ExprTooDeep => limit("expression nested too deeply"),
         ParseErrorType::LiteralTooLarge(..) => limit("literal too large"),
+        ParseErrorType::TooManyFunctions => limit("too many functions defined"),
         _ if text.contains("'eval'") || text.contains("eval") && text.contains("isabled") => (
             Code::Forbidden,
             "`eval` is not available: evaluation is pure and static".into(),

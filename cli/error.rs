@@ -1,0 +1,54 @@
+//! The one error type of the CLI: it picks the exit code and the hint.
+//!
+//! Exit codes: 0 success; 1 problems found in the sources or the store
+//! (diagnostics, failed checks, corrupted entries); 2 bad usage or project
+//! setup (no `stoa.toml`, unknown host, bad `stoa.toml`); 3 input/output
+//! failures (a file or directory that cannot be read or written).
+
+use std::path::PathBuf;
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Diagnostics were already printed; this says how many.
+    #[error("{0} problem(s) found")]
+    Problems(usize),
+    /// Bad usage or project setup.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: Option<String>,
+    },
+    /// A file system operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A diagnostic from a library, rendered by miette.
+    #[error("{0}")]
+    Report(String),
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>, help: Option<&str>) -> Self {
+        CliError::Usage {
+            message: message.into(),
+            help: help.map(str::to_string),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Problems(_) | CliError::Report(_) => 1,
+            CliError::Usage { .. } => 2,
+            CliError::Io { .. } => 3,
+        }
+    }
+}

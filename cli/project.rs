@@ -1,0 +1,193 @@
+//! Finding the project root (`stoa.toml`), reading its settings, listing
+//! hosts and setting up the evaluator.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use stoa_lang::{Evaluator, Limits, Project as LangProject};
+
+use crate::error::CliError;
+use crate::ui::Ui;
+
+/// The name of the file that marks a project root.
+pub const MARKER: &str = "stoa.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub project: ProjectSettings,
+    #[serde(default)]
+    pub eval: EvalSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    #[serde(default = "default_modules")]
+    pub modules: String,
+    #[serde(default = "default_hosts")]
+    pub hosts: String,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        ProjectSettings {
+            modules: default_modules(),
+            hosts: default_hosts(),
+        }
+    }
+}
+
+fn default_modules() -> String {
+    "modules".into()
+}
+fn default_hosts() -> String {
+    "hosts".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSettings {
+    /// Wall-clock budget per host in milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// Hosts evaluated at once (default: available cores).
+    pub jobs: Option<usize>,
+}
+
+/// An opened project.
+pub struct Project {
+    pub root: PathBuf,
+    pub settings: Settings,
+}
+
+impl Project {
+    /// Finds `stoa.toml` in `start` (or the working directory) or above.
+    pub fn open(ui: &Ui, start: Option<&Path>) -> Result<Project, CliError> {
+        let start = match start {
+            Some(d) => d.to_path_buf(),
+            None => std::env::current_dir().map_err(|source| CliError::Io {
+                action: "cannot read the working directory",
+                path: PathBuf::from("."),
+                source,
+            })?,
+        };
+        let start = start.canonicalize().map_err(|source| CliError::Io {
+            action: "cannot open",
+            path: start.clone(),
+            source,
+        })?;
+        let root = start
+            .ancestors()
+            .find(|d| d.join(MARKER).is_file())
+            .ok_or_else(|| {
+                CliError::usage(
+                    format!("no {MARKER} in {} or any parent directory", start.display()),
+                    Some("run stoa inside a stoa project, or pass -C <dir>"),
+                )
+            })?
+            .to_path_buf();
+        let path = root.join(MARKER);
+        let text = std::fs::read_to_string(&path).map_err(|source| CliError::Io {
+            action: "cannot read",
+            path: path.clone(),
+            source,
+        })?;
+        let settings = toml::from_str::<Settings>(&text).map_err(|e| {
+            let mut d = miette::MietteDiagnostic::new(e.message().to_string())
+                .with_code("stoa::project::settings");
+            if let Some(span) = e.span() {
+                d = d.with_label(miette::LabeledSpan::at(span, "here"));
+            }
+            let report = miette::Report::new(d)
+                .with_source_code(miette::NamedSource::new(MARKER, text.clone()));
+            ui.diagnostic(report.as_ref());
+            CliError::usage(format!("{MARKER} is not valid"), None)
+        })?;
+        Ok(Project { root, settings })
+    }
+
+    /// Host names (file stems under `hosts/`), sorted.
+    pub fn hosts(&self) -> Result<Vec<String>, CliError> {
+        let dir = self.root.join(&self.settings.project.hosts);
+        let entries = std::fs::read_dir(&dir).map_err(|source| CliError::Io {
+            action: "cannot list hosts in",
+            path: dir.clone(),
+            source,
+        })?;
+        let mut hosts = Vec::new();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".rhai") {
+                if valid_host_name(stem) {
+                    hosts.push(stem.to_string());
+                }
+            }
+        }
+        hosts.sort();
+        Ok(hosts)
+    }
+
+    /// Checks that each named host exists; all names when `names` is empty.
+    pub fn select(&self, names: &[String]) -> Result<Vec<String>, CliError> {
+        let all = self.hosts()?;
+        if names.is_empty() {
+            return Ok(all);
+        }
+        for n in names {
+            if !all.contains(n) {
+                let hint = stoa_lang::did_you_mean(n, all.iter().map(String::as_str))
+                    .map(|h| format!("did you mean `{h}`?"))
+                    .unwrap_or_else(|| format!("known hosts: {}", all.join(", ")));
+                return Err(CliError::usage(format!("unknown host `{n}`"), Some(&hint)));
+            }
+        }
+        Ok(names.to_vec())
+    }
+
+    /// The host file of a host, relative to the root.
+    pub fn host_file(&self, host: &str) -> String {
+        format!("{}/{host}.rhai", self.settings.project.hosts)
+    }
+
+    /// An evaluator with the core option declarations as prelude.
+    pub fn evaluator(&self) -> Evaluator {
+        let mut limits = Limits::default();
+        if let Some(ms) = self.settings.eval.deadline_ms {
+            limits.deadline_ms = ms;
+        }
+        Evaluator::new(LangProject {
+            root: self.root.clone(),
+            modules: PathBuf::from(&self.settings.project.modules),
+            prelude: stoa_compiler::core_modules::ALL
+                .iter()
+                .map(|(name, text)| (format!("<stoa>/{name}"), text.to_string()))
+                .collect(),
+            limits,
+        })
+    }
+
+    /// Threads for evaluation.
+    pub fn jobs(&self) -> usize {
+        self.settings
+            .eval
+            .jobs
+            .filter(|j| *j > 0)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            })
+    }
+}
+
+/// Host names: lower-case letters, digits and `-`, starting with a letter
+/// or digit (they become DNS names and store path names).
+pub fn valid_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}

@@ -1,0 +1,73 @@
+//! Terminal output: results to stdout, diagnostics and progress to stderr.
+//! Colour only on a terminal and never with `NO_COLOR`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{IsTerminal, Write};
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use crate::error::CliError;
+
+pub struct Ui {
+    quiet: bool,
+    pub verbose: u8,
+    handler: GraphicalReportHandler,
+}
+
+impl Ui {
+    pub fn new(quiet: bool, verbose: u8) -> Ui {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        Ui {
+            quiet,
+            verbose,
+            handler: GraphicalReportHandler::new_themed(theme).with_context_lines(1),
+        }
+    }
+
+    /// A result line on stdout.
+    pub fn out(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{text}");
+    }
+
+    /// A status line on stderr, unless quiet.
+    pub fn status(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Renders any miette diagnostic to stderr.
+    pub fn diagnostic(&self, d: &dyn miette::Diagnostic) {
+        let mut s = String::new();
+        if self.handler.render_report(&mut s, d).is_err() {
+            s = d.to_string();
+        }
+        eprint!("{s}");
+    }
+
+    /// Renders a language diagnostic.
+    pub fn lang(&self, d: &stoa_lang::Diagnostic) {
+        self.diagnostic(&d.report());
+    }
+
+    /// Renders the final error of a command.
+    pub fn error(&self, e: &CliError) {
+        match e {
+            CliError::Problems(n) => eprintln!("error: {n} problem(s) found; nothing was written"),
+            CliError::Usage { message, help } => {
+                eprintln!("error: {message}");
+                if let Some(h) = help {
+                    eprintln!("  help: {h}");
+                }
+            }
+            CliError::Io { .. } | CliError::Report(_) => eprintln!("error: {e}"),
+        }
+    }
+}
