@@ -59,7 +59,7 @@ impl Default for Limits {
             max_variables: 2_000,
             max_functions: 1_000,
             max_modules: 512,
-            deadline_ms: 800,
+            deadline_ms: 500,
         }
     }
 }

@@ -48,6 +48,67 @@ pub struct HostEval {
     pub diagnostics: Vec<Diagnostic>,
     /// Every file read, display name -> blake3 hex of its text.
     pub inputs: BTreeMap<String, String>,
+    provenance: Provenance,
+}
+
+/// Where each value of a configuration was defined.
+#[derive(Default)]
+struct Provenance {
+    sites: BTreeMap<String, Site>,
+    parsed: BTreeMap<String, Arc<Parsed>>,
+}
+
+impl std::fmt::Debug for Provenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Provenance({} sites)", self.sites.len())
+    }
+}
+
+impl HostEval {
+    /// The source site that defined the value at `path` (dotted, keys that
+    /// are not plain names quoted like `files."/etc/x".mode`, list elements
+    /// as `net[0]`), or of its nearest parent that has one.
+    pub fn locate(&self, path: &str, text: &str) -> Option<Label> {
+        let mut p = path.to_string();
+        loop {
+            if let Some(site) = self.provenance.sites.get(&p) {
+                if let Some(l) = resolve_site(site, &self.provenance.parsed, text) {
+                    return Some(l);
+                }
+            }
+            let cut = p.rfind(['.', '['])?;
+            p.truncate(cut);
+        }
+    }
+
+    /// The site where option `path` is declared, when it is a plain option.
+    pub fn declaration(&self, path: &str, text: &str) -> Option<Label> {
+        let decl = self.options.flatten().into_iter().find(|(p, _)| p == path)?.1;
+        resolve_site(&Site::Raw(decl.site.clone()), &self.provenance.parsed, text)
+    }
+}
+
+fn resolve_site(site: &Site, parsed: &BTreeMap<String, Arc<Parsed>>, text: &str) -> Option<Label> {
+    let at = |file: &str, pos: rhai::Position| -> Option<Label> {
+        let p = parsed.get(file)?;
+        let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
+        Some(Label {
+            span: p.file.span_at(line, col),
+            file: p.file.clone(),
+            text: text.to_string(),
+        })
+    };
+    match site {
+        Site::Raw(r) if r.is_known() => at(&r.source, rhai::Position::new(r.line as u16, r.column as u16)),
+        Site::Raw(_) => None,
+        Site::Key { file, path } => {
+            let p = parsed.get(file.as_str())?;
+            let ast = p.ast.as_ref().ok()?;
+            let idx = p.keys.get_or_init(|| keys::index(ast));
+            let pos = keys::locate(idx, path).or_else(|| keys::locate(idx, &[]))?;
+            at(file, pos)
+        }
+    }
 }
 
 /// Evaluates hosts of one project. Cheap to share across threads; parsed
@@ -98,6 +159,7 @@ impl Evaluator {
             options: OptionTree::default(),
             diagnostics: vec![Diagnostic::new(Code::Script, msg)],
             inputs: BTreeMap::new(),
+            provenance: Provenance::default(),
         })
     }
 
@@ -137,6 +199,7 @@ impl Evaluator {
                             format!("evaluation of {file} did not finish"),
                         )],
                         inputs: BTreeMap::new(),
+                        provenance: Provenance::default(),
                     })
             })
             .collect()
@@ -185,8 +248,12 @@ impl Evaluator {
                 )
             });
         let mut config = None;
+        let mut sites = BTreeMap::new();
         if !blocking {
-            config = self.fixpoint(&tree, &modules, &mut diags);
+            if let Some((c, s)) = self.fixpoint(&tree, &modules, &mut diags) {
+                config = Some(c);
+                sites = s;
+            }
         }
         engine::set_deadline(None);
         diags.sort_by(|a, b| {
@@ -215,6 +282,10 @@ impl Evaluator {
             options: tree,
             diagnostics: diags,
             inputs: record.reads,
+            provenance: Provenance {
+                sites,
+                parsed: modules.iter().map(|m| (m.parsed.file.name().to_string(), m.parsed.clone())).collect(),
+            },
         }
     }
 
@@ -390,7 +461,7 @@ impl Evaluator {
         tree: &OptionTree,
         modules: &[ModuleEval],
         diags: &mut Vec<Diagnostic>,
-    ) -> Option<Value> {
+    ) -> Option<(Value, BTreeMap<String, Site>)> {
         let statics: Vec<Def> = modules
             .iter()
             .filter_map(|m| {
@@ -434,7 +505,7 @@ impl Evaluator {
                     }
                 }
             }
-            let mut merger = Merger::default();
+            let mut merger = Merger { record: true, ..Merger::default() };
             let cfg = merger.tree(tree, defs, "");
             let fatal = errors
                 .iter()
@@ -445,7 +516,7 @@ impl Evaluator {
                 if !fatal {
                     diags.extend(merger.errors.iter().map(|e| merge_diag(e, modules)));
                 }
-                return Some(cfg);
+                return Some((cfg, merger.sites));
             }
             if round == MAX_ROUNDS {
                 let mut changed = Vec::new();

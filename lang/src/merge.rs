@@ -75,6 +75,8 @@ pub(crate) enum MergeError {
         second: (Site, String),
     },
     Type {
+        // The message names the path already; kept for `Debug` output.
+        #[allow(dead_code)]
         path: String,
         site: Site,
         message: String,
@@ -140,6 +142,11 @@ fn take_map(v: &mut Dynamic) -> Option<rhai::Map> {
 #[derive(Default)]
 pub(crate) struct Merger {
     pub errors: Vec<MergeError>,
+    /// Where each merged value comes from (the first of its strongest
+    /// definitions), by dotted path; only kept when `record` is set.
+    pub sites: BTreeMap<String, Site>,
+    /// Whether to fill `sites`.
+    pub record: bool,
 }
 
 impl Merger {
@@ -217,6 +224,11 @@ impl Merger {
     pub fn value(&mut self, ty: &OptionType, mut defs: Vec<Def>, path: &str) -> Option<Value> {
         let top = defs.iter().map(|d| d.prio).max()?;
         defs.retain(|d| d.prio == top);
+        if self.record {
+            if let Some(d) = defs.first() {
+                self.sites.insert(path.to_string(), d.site.clone());
+            }
+        }
         match ty {
             OptionType::ListOf(t) => self.list(t, defs, path),
             OptionType::AttrsOf(t) => self.attrs(t, defs, path),

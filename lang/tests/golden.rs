@@ -3,9 +3,12 @@
 //! `code file:line: message`. `STOA_BLESS=1` rewrites the expectations
 //! (review the diff before committing).
 
+// Tests may panic on setup failures; the golden test reads STOA_BLESS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 
-use stoa_lang::{Evaluator, Limits, Project};
+use stoa_lang::{Code, Evaluator, Limits, Project};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -90,8 +93,28 @@ fn golden_cases() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(
-        ok.len() + fail.len() >= 40,
-        "at least 40 golden cases, found {}",
+        ok.len() + fail.len() >= 55,
+        "at least 55 golden cases, found {}",
         ok.len() + fail.len()
+    );
+}
+
+/// Every diagnostic code is exercised by at least one `eval-fail` case.
+#[test]
+fn every_code_has_a_failing_case() {
+    let all: String = cases("eval-fail")
+        .iter()
+        .map(|n| {
+            std::fs::read_to_string(root().join(format!("eval-fail/{n}.err"))).unwrap_or_default()
+        })
+        .collect();
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !all.lines().any(|l| l.starts_with(&format!("{c} "))))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a golden case: {missing:?}"
     );
 }

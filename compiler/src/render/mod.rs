@@ -1,0 +1,205 @@
+//! Renderers: pure functions from typed config to artifact bytes, and
+//! [`render_host`], which runs all of them for one host.
+
+pub mod compose;
+pub mod files;
+pub mod interfaces;
+pub mod lxc;
+pub mod resolv;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::HostConfig;
+use crate::error::{Diagnostics, OptionPath, Problem, RenderError, RenderWarning};
+use crate::names::{AbsPath, HostName, Vmid};
+use crate::validate;
+
+/// Where an artifact is installed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Placement {
+    /// A file on the node itself.
+    HostFile {
+        /// Absolute path on the node.
+        path: AbsPath,
+    },
+    /// A file inside a container of the node (pushed with `pct push`).
+    ContainerFile {
+        /// The container.
+        vmid: Vmid,
+        /// Absolute path inside the container.
+        path: AbsPath,
+    },
+}
+
+impl Placement {
+    /// The path, on the node or inside the container.
+    pub fn path(&self) -> &AbsPath {
+        match self {
+            Placement::HostFile { path } | Placement::ContainerFile { path, .. } => path,
+        }
+    }
+}
+
+/// What the node runs after an artifact changed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ApplyAction {
+    /// A container config changed: create the container with `create` (an
+    /// argument vector) when it does not exist yet, then install the file
+    /// under the pct lock; `pct set`-able changes apply live, the rest at the
+    /// next `pct reboot`.
+    ContainerConfig {
+        /// The container.
+        vmid: Vmid,
+        /// `pct create <vmid> <template> --rootfs <storage>:<GiB> ...`.
+        create: Vec<String>,
+    },
+    /// `docker compose -p <project> -f <file> up -d --remove-orphans --wait`
+    /// inside the container.
+    ComposeUp {
+        /// The container.
+        vmid: Vmid,
+        /// The compose project name (stable across generations).
+        project: String,
+        /// The compose file inside the container.
+        file: AbsPath,
+    },
+    /// Check `interfaces.new` with `ifup -a -s -i`, rename, `ifreload -a`.
+    NetworkReload,
+    /// Run an argument vector on the node (`files.<path>.on_change`).
+    Command {
+        /// The argument vector.
+        argv: Vec<String>,
+    },
+}
+
+/// One rendered file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Where it goes.
+    pub placement: Placement,
+    /// Its store name (`lxc-201.conf`, `compose-201-web.yaml`, `interfaces`):
+    /// `[A-Za-z0-9+._?=-]`, not starting with `.`; unique per host.
+    pub name: String,
+    /// The content.
+    pub bytes: Vec<u8>,
+    /// Permission bits on the node.
+    pub mode: u32,
+    /// Owner on the node.
+    pub owner: String,
+    /// Group on the node.
+    pub group: String,
+    /// What to run when it changed.
+    pub apply: Vec<ApplyAction>,
+}
+
+/// The result of rendering one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The artifacts, sorted by placement then name.
+    pub artifacts: Vec<Artifact>,
+    /// Warnings; they do not fail the build.
+    pub warnings: Vec<RenderWarning>,
+}
+
+/// Checks `config` and renders every artifact of host `host`.
+///
+/// Returns all errors found (validation, compose schema and semantics,
+/// artifact clashes), or the artifacts sorted by placement then name.
+pub fn render_host(host: &HostName, config: &HostConfig) -> Result<Rendered, Vec<RenderError>> {
+    let mut diag = Diagnostics::default();
+    validate::check_host(host, config, &mut diag);
+
+    // Each artifact with the option it comes from, for clash reports.
+    let mut out: Vec<(OptionPath, Artifact)> = Vec::new();
+    let networking = OptionPath::parse_plain("networking");
+    if let Some(a) = interfaces::artifact(&config.networking) {
+        out.push((networking.clone(), a));
+    }
+    if let Some(a) = resolv::artifact(&config.networking) {
+        out.push((networking.key("nameservers"), a));
+    }
+    let containers = OptionPath::parse_plain("proxmox.containers");
+    for (name, container) in &config.proxmox.containers {
+        let at = containers.key(name.as_str());
+        out.push((at.key("vmid"), lxc::artifact(host, name, container)));
+        for (project, spec) in &container.compose {
+            let base = at.key("compose").key(project.as_str());
+            match compose::artifact(container.vmid, project, spec) {
+                Ok(a) => out.push((base.key("dir"), a)),
+                Err(problems) => {
+                    for (pointer, problem) in problems {
+                        diag.error(base.pointer(&pointer), problem);
+                    }
+                }
+            }
+        }
+    }
+    let files_at = OptionPath::parse_plain("files");
+    for (path, entry) in &config.files {
+        if let Ok(abs) = AbsPath::new(path) {
+            out.push((files_at.key(path.as_str()), files::artifact(&abs, entry)));
+        }
+    }
+    check_clashes(&out, &mut diag);
+
+    if diag.is_ok() {
+        let mut artifacts: Vec<Artifact> = out.into_iter().map(|(_, a)| a).collect();
+        artifacts.sort_by(|a, b| (&a.placement, &a.name).cmp(&(&b.placement, &b.name)));
+        Ok(Rendered {
+            artifacts,
+            warnings: diag.warnings,
+        })
+    } else {
+        Err(diag.errors)
+    }
+}
+
+/// Two artifacts may not land on the same file or share a store name; the
+/// error names the option of the later one and the option of the first.
+fn check_clashes(artifacts: &[(OptionPath, Artifact)], diag: &mut Diagnostics) {
+    let mut placements: BTreeMap<&Placement, &OptionPath> = BTreeMap::new();
+    let mut names: BTreeMap<&str, &OptionPath> = BTreeMap::new();
+    for (origin, a) in artifacts {
+        if let Some(first) = placements.insert(&a.placement, origin) {
+            let place = match &a.placement {
+                Placement::HostFile { path } => path.to_string(),
+                Placement::ContainerFile { vmid, path } => format!("{path} in container {vmid}"),
+            };
+            diag.error(
+                origin.clone(),
+                Problem::Conflict {
+                    message: format!("installs {place}, which {first} installs already"),
+                },
+            );
+        }
+        if let Some(first) = names.insert(&a.name, origin) {
+            diag.error(
+                origin.clone(),
+                Problem::Conflict {
+                    message: format!("renders to the store name {:?}, as {first} does", a.name),
+                },
+            );
+        }
+    }
+}
+
+/// A store-name-safe rendering of `s`: characters outside
+/// `[A-Za-z0-9+._?=-]` become `_`.
+pub(crate) fn store_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+._?=-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

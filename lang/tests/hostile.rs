@@ -1,0 +1,469 @@
+//! Hostile scripts: escape attempts, endless loops, deep recursion, memory
+//! bombs. Each must end with a diagnostic of the expected code, never panic,
+//! finish in under a second of wall-clock time (a safety bound, not a
+//! benchmark: the per-host deadline is 800 ms) and not grow the process's
+//! peak memory by more than 512 MiB.
+//!
+//! The cases run one at a time (a lock) so that their timings and memory
+//! measurements do not disturb each other.
+
+// Tests may panic on setup failures; the golden test reads STOA_BLESS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+mod common;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{summaries, TempProject};
+use stoa_lang::{Code, HostEval};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const WALL: Duration = Duration::from_secs(1);
+const MEMORY_KIB: u64 = 512 * 1024;
+
+/// Peak resident set size of this process, in KiB (Linux only).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Evaluates `hosts/h.rhai` of `p` and checks the safety bounds; every
+/// diagnostic must have one of the `expected` codes.
+fn hostile(p: &TempProject, expected: &[Code]) -> HostEval {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ev = p.evaluator();
+    let before = peak_rss_kib();
+    let start = Instant::now();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| ev.eval_host("hosts/h.rhai")));
+    let elapsed = start.elapsed();
+    let after = peak_rss_kib();
+    let r = result.expect("eval_host panicked");
+    let all = summaries(&r);
+    assert!(
+        !all.contains("panicked"),
+        "the evaluation thread panicked:\n{all}"
+    );
+    assert!(r.config.is_none(), "a configuration was produced");
+    assert!(!r.diagnostics.is_empty(), "no diagnostic");
+    assert!(
+        r.diagnostics.iter().all(|d| expected.contains(&d.code)),
+        "expected only {expected:?}, got:\n{all}"
+    );
+    assert!(elapsed < WALL, "took {elapsed:?}:\n{all}");
+    if let (Some(b), Some(a)) = (before, after) {
+        assert!(
+            a.saturating_sub(b) < MEMORY_KIB,
+            "peak memory grew by {} MiB",
+            (a - b) / 1024
+        );
+    }
+    r
+}
+
+fn host(text: &str) -> TempProject {
+    let p = TempProject::new();
+    p.host(text);
+    p
+}
+
+const RUNAWAY: &[Code] = &[Code::Limit, Code::Timeout];
+
+// ---- escapes ----------------------------------------------------------
+
+#[test]
+fn imports_parent_beyond_root() {
+    let p = host(r#"#{ imports: ["../../outside"] }"#);
+    p.write("../outside.rhai", "#{}");
+    hostile(&p, &[Code::ImportEscape]);
+}
+
+#[test]
+fn rhai_import_parent_beyond_root() {
+    let p = host("import \"../../outside\" as o;\n#{}");
+    p.write("../outside.rhai", "fn f() { 1 }");
+    hostile(&p, &[Code::ImportEscape]);
+}
+
+#[test]
+fn parent_escape_from_a_nested_module() {
+    let p = host(r#"#{ imports: ["a/b/c"] }"#);
+    p.write(
+        "modules/a/b/c.rhai",
+        "import \"../../../../outside\" as o;\n#{}",
+    );
+    p.write("../outside.rhai", "fn f() { 1 }");
+    hostile(&p, &[Code::ImportEscape]);
+}
+
+#[test]
+fn imports_absolute_path() {
+    hostile(
+        &host(r#"#{ imports: ["/etc/passwd"] }"#),
+        &[Code::ImportEscape],
+    );
+}
+
+#[test]
+fn rhai_import_absolute_path() {
+    hostile(
+        &host("import \"/etc/passwd\" as p;\n#{}"),
+        &[Code::ImportEscape],
+    );
+}
+
+#[test]
+fn imports_backslash_path() {
+    hostile(
+        &host(r#"#{ imports: ["\\\\server\\share\\x"] }"#),
+        &[Code::ImportEscape],
+    );
+}
+
+#[test]
+fn imports_nul_byte() {
+    hostile(
+        &host("#{ imports: [\"a\\x00b\"] }"),
+        &[Code::ImportEscape, Code::ImportNotFound],
+    );
+}
+
+#[cfg(unix)]
+mod symlinks {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// `modules/evil.rhai` -> a file outside the project.
+    fn file_link() -> TempProject {
+        let p = TempProject::new();
+        p.write("../secret.rhai", "#{ options: #{} }");
+        symlink(
+            p.outside().join("secret.rhai"),
+            p.root().join("modules/evil.rhai"),
+        )
+        .unwrap();
+        p
+    }
+
+    #[test]
+    fn imports_file_symlink_outside() {
+        let p = file_link();
+        p.host(r#"#{ imports: ["evil"] }"#);
+        hostile(&p, &[Code::ImportEscape]);
+    }
+
+    #[test]
+    fn rhai_import_file_symlink_outside() {
+        let p = file_link();
+        p.host("import \"evil\" as e;\n#{}");
+        hostile(&p, &[Code::ImportEscape]);
+    }
+
+    #[test]
+    fn imports_dir_symlink_outside() {
+        let p = TempProject::new();
+        p.write("../ext/x.rhai", "#{}");
+        symlink(p.outside().join("ext"), p.root().join("modules/ext")).unwrap();
+        p.host(r#"#{ imports: ["ext/x"] }"#);
+        hostile(&p, &[Code::ImportEscape]);
+    }
+
+    #[test]
+    fn symlink_to_etc_passwd() {
+        let p = TempProject::new();
+        symlink("/etc/passwd", p.root().join("modules/passwd.rhai")).unwrap();
+        p.host("import \"passwd\" as pw;\n#{}");
+        hostile(&p, &[Code::ImportEscape]);
+    }
+
+    /// A symlink that stays inside the project is an ordinary import.
+    #[test]
+    fn symlink_within_project_is_allowed() {
+        let p = TempProject::new();
+        p.write(
+            "shared/real.rhai",
+            "#{ options: #{ x: option(types::int, #{ default: 7 }) } }",
+        );
+        symlink("../shared/real.rhai", p.root().join("modules/alias.rhai")).unwrap();
+        p.host(r#"#{ imports: ["alias"] }"#);
+        let r = p.eval();
+        assert!(r.diagnostics.is_empty(), "{}", summaries(&r));
+        assert_eq!(r.config, Some(serde_json::json!({ "x": 7 })));
+    }
+}
+
+// ---- forbidden features -----------------------------------------------
+
+#[test]
+fn eval_is_forbidden() {
+    hostile(&host("eval(\"1\")"), &[Code::Forbidden]);
+}
+
+#[test]
+fn eval_through_a_function_pointer_is_forbidden() {
+    hostile(
+        &host("let f = Fn(\"eval\");\nlet v = f.call(\"40 + 2\");\n#{}"),
+        &[Code::Forbidden],
+    );
+}
+
+#[test]
+fn timestamp_is_forbidden() {
+    hostile(&host("let t = timestamp();\n#{}"), &[Code::Forbidden]);
+}
+
+#[test]
+fn sleep_is_forbidden() {
+    hostile(&host("sleep(1);\n#{}"), &[Code::Forbidden]);
+}
+
+// ---- endless loops and recursion --------------------------------------
+
+#[test]
+fn empty_loop() {
+    hostile(&host("loop {}"), RUNAWAY);
+}
+
+#[test]
+fn while_true() {
+    hostile(&host("while true {}"), RUNAWAY);
+}
+
+#[test]
+fn counting_loop() {
+    hostile(&host("let x = 0;\nloop { x += 1; }"), RUNAWAY);
+}
+
+#[test]
+fn huge_range() {
+    hostile(&host("for i in range(0, 1 << 62) { }\n#{}"), RUNAWAY);
+}
+
+#[test]
+fn unbounded_recursion() {
+    hostile(&host("fn f(x) { f(x + 1) }\nf(0)"), &[Code::Limit]);
+}
+
+#[test]
+fn unbounded_closure_recursion() {
+    hostile(
+        &host("let f = |g, x| g.call(g, x + 1);\nf.call(f, 0)"),
+        &[Code::Limit],
+    );
+}
+
+#[test]
+fn config_function_loops_forever() {
+    let r = hostile(
+        &host("#{\n  config: |cfg| {\n    loop {}\n  },\n}"),
+        RUNAWAY,
+    );
+    // The limit has no position inside the function: the diagnostic points
+    // at the module's `config`.
+    assert_eq!(
+        r.diagnostics[0].location(),
+        Some(("hosts/h.rhai".to_string(), 2))
+    );
+}
+
+#[test]
+fn config_function_slow_and_never_settling() {
+    // Each call stays under the operation limit, but the value never
+    // settles: the per-host deadline ends the rounds.
+    hostile(
+        &host(
+            "#{\n  options: #{ x: option(types::int, #{ default: 0 }) },\n  \
+             config: |cfg| { let i = 0; while i < 400000 { i += 1; } #{ x: cfg.x + 1 } },\n}",
+        ),
+        &[Code::Timeout, Code::Limit, Code::NoFixpoint],
+    );
+}
+
+// ---- memory bombs -----------------------------------------------------
+
+#[test]
+fn string_doubling() {
+    hostile(&host("let s = \"x\";\nloop { s += s; }"), &[Code::Limit]);
+}
+
+#[test]
+fn string_pad_bomb() {
+    hostile(
+        &host("let s = \"\";\ns.pad(1000000000, \"y\");\n#{}"),
+        &[Code::Limit],
+    );
+}
+
+#[test]
+fn array_growth() {
+    hostile(&host("let a = [];\nloop { a.push(1); }"), RUNAWAY);
+}
+
+#[test]
+fn array_doubling() {
+    hostile(&host("let a = [1];\nloop { a += a; }"), &[Code::Limit]);
+}
+
+#[test]
+fn array_pad_bomb() {
+    hostile(
+        &host("let a = [];\na.pad(1000000000, 0);\n#{}"),
+        &[Code::Limit],
+    );
+}
+
+#[test]
+fn map_growth() {
+    hostile(
+        &host("let m = #{};\nlet i = 0;\nloop { m[`k${i}`] = i; i += 1; }"),
+        RUNAWAY,
+    );
+}
+
+#[test]
+fn map_doubling() {
+    hostile(
+        &host("let m = #{ a: 1 };\nloop { m = #{ a: m, b: m }; }"),
+        &[Code::Limit],
+    );
+}
+
+#[test]
+fn deep_value_built_in_a_loop() {
+    hostile(
+        &host("let m = #{};\nfor i in 0..100000 { m = #{ x: m }; }\n#{}"),
+        RUNAWAY,
+    );
+}
+
+#[test]
+fn huge_string_literal() {
+    let text = format!("let s = \"{}\";\n#{{}}", "x".repeat(4 << 20));
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+// ---- deep nesting in the source ---------------------------------------
+
+#[test]
+fn nested_parentheses() {
+    let text = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+#[test]
+fn nested_arrays() {
+    let text = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+#[test]
+fn nested_maps() {
+    let text = format!("{}1{}", "#{a: ".repeat(10_000), "}".repeat(10_000));
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+#[test]
+fn nested_blocks() {
+    let text = format!("{}1{}", "{".repeat(10_000), "}".repeat(10_000));
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+#[test]
+fn nested_closures() {
+    let text = format!("{}1", "|| ".repeat(10_000));
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+#[test]
+fn long_operator_chain() {
+    let text = format!("1{}", " + 1".repeat(100_000));
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+// ---- too many things ----------------------------------------------------
+
+#[test]
+fn huge_number_of_variables() {
+    let text: String = (0..10_000)
+        .map(|i| format!("let v{i} = {i};\n"))
+        .collect::<String>()
+        + "#{}";
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+#[test]
+fn huge_number_of_functions() {
+    let text: String = (0..5_000)
+        .map(|i| format!("fn f{i}() {{ {i} }}\n"))
+        .collect::<String>()
+        + "#{}";
+    hostile(&host(&text), &[Code::Limit]);
+}
+
+#[test]
+fn import_cycle() {
+    let p = host("import \"a\" as a;\n#{}");
+    p.write("modules/a.rhai", "import \"b\" as b;\nfn fa() { 1 }");
+    p.write("modules/b.rhai", "import \"a\" as a;\nfn fb() { 2 }");
+    hostile(&p, &[Code::ImportCycle]);
+}
+
+#[test]
+fn self_import() {
+    let p = host("import \"../hosts/h\" as me;\n#{}");
+    hostile(&p, &[Code::ImportCycle]);
+}
+
+const MANY: usize = 5_000;
+
+#[test]
+fn chain_of_5000_modules_through_imports() {
+    let p = host(r#"#{ imports: ["m0"] }"#);
+    for i in 0..MANY {
+        p.write(
+            &format!("modules/m{i}.rhai"),
+            &format!("#{{ imports: [\"m{}\"] }}", i + 1),
+        );
+    }
+    p.write(&format!("modules/m{MANY}.rhai"), "#{}");
+    hostile(&p, &[Code::Limit]);
+}
+
+#[test]
+fn one_module_listing_5000_imports() {
+    let list: Vec<String> = (0..MANY).map(|i| format!("\"m{i}\"")).collect();
+    let p = host(&format!("#{{ imports: [{}] }}", list.join(", ")));
+    for i in 0..MANY {
+        p.write(&format!("modules/m{i}.rhai"), "#{}");
+    }
+    hostile(&p, &[Code::Limit]);
+}
+
+#[test]
+fn chain_of_5000_rhai_imports() {
+    let p = host("import \"m0\" as m;\n#{}");
+    for i in 0..MANY {
+        p.write(
+            &format!("modules/m{i}.rhai"),
+            &format!("import \"m{}\" as m;\nfn f() {{ {i} }}", i + 1),
+        );
+    }
+    p.write(&format!("modules/m{MANY}.rhai"), "fn f() { 0 }");
+    hostile(&p, &[Code::Limit]);
+}
+
+#[test]
+fn one_script_with_5000_rhai_imports() {
+    let text: String = (0..MANY)
+        .map(|i| format!("import \"m{i}\" as m{i};\n"))
+        .collect::<String>()
+        + "#{}";
+    let p = host(&text);
+    for i in 0..MANY {
+        p.write(&format!("modules/m{i}.rhai"), "fn f() { 1 }");
+    }
+    hostile(&p, &[Code::Limit]);
+}
