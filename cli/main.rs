@@ -26,6 +26,10 @@ struct Cli {
     /// Say only what is asked for and errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Local state directory (store, roots, caches); default `.stoa/` at the
+    /// project root.
+    #[arg(long, global = true, env = "STOA_STORE", value_name = "DIR")]
+    store: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,17 +42,50 @@ enum Command {
     Eval(commands::eval::Args),
     /// List every declared option with type, default and description.
     Options(commands::options::Args),
+    /// Copy hosts' last builds to their nodes, activate, confirm; revert on failure.
+    Switch(commands::switch::Args),
+    /// Re-activate a generation already on a node (works without the sources).
+    Rollback(commands::rollback::Args),
+    /// List a node's generations.
+    Generations(commands::generations::Args),
+    /// Build hosts into the store and print their toplevel store paths.
+    Build(commands::build::Args),
+    /// Compare two built closures (store paths or hosts' last builds).
+    Diff(commands::diff::Args),
+    /// Re-hash every store entry and report corrupted or partial ones.
+    Verify(commands::verify::Args),
+    /// Delete store paths that no root reaches.
+    Gc(commands::gc::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
+}
+
+/// Options every command sees.
+pub struct Global {
+    /// `-C DIR`.
+    pub dir: Option<PathBuf>,
+    /// `--store DIR`.
+    pub store: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ui = Ui::new(cli.quiet, cli.verbose);
+    let g = Global {
+        dir: cli.dir,
+        store: cli.store,
+    };
     let result = match cli.command {
-        Command::Check(a) => commands::check::run(&ui, cli.dir.as_deref(), a),
-        Command::Eval(a) => commands::eval::run(&ui, cli.dir.as_deref(), a),
-        Command::Options(a) => commands::options::run(&ui, cli.dir.as_deref(), a),
+        Command::Check(a) => commands::check::run(&ui, &g, a),
+        Command::Eval(a) => commands::eval::run(&ui, &g, a),
+        Command::Options(a) => commands::options::run(&ui, &g, a),
+        Command::Build(a) => commands::build::run(&ui, &g, a),
+        Command::Diff(a) => commands::diff::run(&ui, &g, a),
+        Command::Verify(a) => commands::verify::run(&ui, &g, a),
+        Command::Gc(a) => commands::gc::run(&ui, &g, a),
+        Command::Switch(a) => commands::switch::run(&ui, g.dir.as_deref(), a),
+        Command::Rollback(a) => commands::rollback::run(&ui, g.dir.as_deref(), a),
+        Command::Generations(a) => commands::generations::run(&ui, g.dir.as_deref(), a),
         Command::Completions(a) => commands::completions::run::<Cli>(a),
     };
     match result {

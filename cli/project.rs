@@ -8,6 +8,7 @@ use stoa_lang::{Evaluator, Limits, Project as LangProject};
 
 use crate::error::CliError;
 use crate::ui::Ui;
+use crate::Global;
 
 /// The name of the file that marks a project root.
 pub const MARKER: &str = "stoa.toml";
@@ -59,12 +60,26 @@ pub struct EvalSettings {
 pub struct Project {
     pub root: PathBuf,
     pub settings: Settings,
+    /// `--store` / `STOA_STORE`, when given.
+    pub state_override: Option<PathBuf>,
 }
 
+/// The tool version as it enters the evaluation cache key.
+pub const TOOL_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("STOA_BUILD_ID"));
+
 impl Project {
+    /// [`Project::open`] with only a start directory (no `--store`).
+    pub fn open_dir(ui: &Ui, dir: Option<&Path>) -> Result<Project, CliError> {
+        let g = Global {
+            dir: dir.map(Path::to_path_buf),
+            store: None,
+        };
+        Project::open(ui, &g)
+    }
+
     /// Finds `stoa.toml` in `start` (or the working directory) or above.
-    pub fn open(ui: &Ui, start: Option<&Path>) -> Result<Project, CliError> {
-        let start = match start {
+    pub fn open(ui: &Ui, g: &Global) -> Result<Project, CliError> {
+        let start = match g.dir.as_deref() {
             Some(d) => d.to_path_buf(),
             None => std::env::current_dir().map_err(|source| CliError::Io {
                 action: "cannot read the working directory",
@@ -104,7 +119,11 @@ impl Project {
             ui.diagnostic(report.as_ref());
             CliError::usage(format!("{MARKER} is not valid"), None)
         })?;
-        Ok(Project { root, settings })
+        Ok(Project {
+            root,
+            settings,
+            state_override: g.store.clone(),
+        })
     }
 
     /// Host names (file stems under `hosts/`), sorted.
@@ -150,6 +169,44 @@ impl Project {
         format!("{}/{host}.rhai", self.settings.project.hosts)
     }
 
+    /// The local state directory: `.stoa/` at the root unless overridden.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_override
+            .clone()
+            .unwrap_or_else(|| self.root.join(".stoa"))
+    }
+
+    /// Opens the local store.
+    pub fn store(&self) -> Result<stoa_store::Store, CliError> {
+        let dir = self.state_dir();
+        stoa_store::Store::open(&dir).map_err(|e| CliError::Report(format!("cannot open the store in {}: {e}", dir.display())))
+    }
+
+    /// The evaluation cache.
+    pub fn cache(&self) -> stoa_compiler::cache::EvalCache {
+        stoa_compiler::cache::EvalCache::new(self.state_dir().join("cache").join("eval"))
+    }
+
+    /// Every host with its file.
+    pub fn inventory(&self) -> Result<Vec<(String, String)>, CliError> {
+        Ok(self
+            .hosts()?
+            .into_iter()
+            .map(|h| {
+                let f = self.host_file(&h);
+                (h, f)
+            })
+            .collect())
+    }
+
+    /// The core option declarations, as the evaluator loads them.
+    pub fn prelude(&self) -> Vec<(String, String)> {
+        stoa_compiler::core_modules::ALL
+            .iter()
+            .map(|(name, text)| (format!("<stoa>/{name}"), text.to_string()))
+            .collect()
+    }
+
     /// An evaluator with the core option declarations as prelude.
     pub fn evaluator(&self) -> Evaluator {
         let mut limits = Limits::default();
@@ -159,10 +216,7 @@ impl Project {
         Evaluator::new(LangProject {
             root: self.root.clone(),
             modules: PathBuf::from(&self.settings.project.modules),
-            prelude: stoa_compiler::core_modules::ALL
-                .iter()
-                .map(|(name, text)| (format!("<stoa>/{name}"), text.to_string()))
-                .collect(),
+            prelude: self.prelude(),
             limits,
         })
     }

@@ -1,12 +1,12 @@
-//! `stoa check [hosts…]`: evaluate every host (or the named ones) and report
-//! every problem; exit 0 only if all are clean.
+//! `stoa check [hosts…]`: evaluate every host, run the cross-host checks and
+//! validate every artifact of the named hosts (default: all); exit 0 only if
+//! all are clean. Writes nothing but evaluation cache entries.
 
-use std::path::Path;
-
-use crate::commands::{evaluate, fail_on};
+use crate::commands::{analyse, fail_on};
 use crate::error::CliError;
 use crate::project::Project;
 use crate::ui::Ui;
+use crate::Global;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,11 +14,11 @@ pub struct Args {
     hosts: Vec<String>,
 }
 
-pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
-    let project = Project::open(ui, dir)?;
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let project = Project::open(ui, g)?;
     let hosts = project.select(&args.hosts)?;
-    let (_, problems) = evaluate(ui, &project, &hosts);
-    fail_on(problems)?;
+    let analysis = analyse(ui, &project, &hosts, None)?;
+    fail_on(analysis.errors())?;
     ui.status(&format!("checked {} host(s): no problems", hosts.len()));
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! `stoa eval <host> [option.path] [--json]`: print a host's merged
 //! configuration, or the value of one option.
 
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -9,6 +8,7 @@ use crate::commands::{evaluate, fail_on};
 use crate::error::CliError;
 use crate::project::Project;
 use crate::ui::Ui;
+use crate::Global;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,8 +21,8 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
-    let project = Project::open(ui, dir)?;
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let project = Project::open(ui, g)?;
     let hosts = project.select(std::slice::from_ref(&args.host))?;
     let (results, problems) = evaluate(ui, &project, &hosts);
     fail_on(problems)?;

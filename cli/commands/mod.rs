@@ -1,14 +1,23 @@
 //! One file per subcommand: an `Args` struct and a `run` function.
 
+pub mod build;
 pub mod check;
 pub mod completions;
+pub mod diff;
 pub mod eval;
+pub mod gc;
+pub mod generations;
 pub mod options;
+pub mod rollback;
+pub mod switch;
+pub mod verify;
 
+use stoa_compiler::build::{Analysis, Request};
 use stoa_lang::HostEval;
+use stoa_store::Store;
 
 use crate::error::CliError;
-use crate::project::Project;
+use crate::project::{Project, TOOL_VERSION};
 use crate::ui::Ui;
 
 /// Evaluates the selected hosts in parallel and prints every diagnostic.
@@ -25,6 +34,33 @@ pub fn evaluate(ui: &Ui, project: &Project, hosts: &[String]) -> (Vec<HostEval>,
         }
     }
     (results, problems)
+}
+
+/// Checks the whole inventory and renders `selected`; with a store, builds
+/// them. Prints every problem.
+pub fn analyse(ui: &Ui, project: &Project, selected: &[String], store: Option<&Store>) -> Result<Analysis, CliError> {
+    let evaluator = project.evaluator();
+    let inventory = project.inventory()?;
+    let prelude = project.prelude();
+    let cache = project.cache();
+    let req = Request {
+        evaluator: &evaluator,
+        root: &project.root,
+        prelude: &prelude,
+        inventory: &inventory,
+        selected,
+        jobs: project.jobs(),
+        version: TOOL_VERSION,
+        cache: Some(&cache),
+    };
+    let analysis = match store {
+        None => stoa_compiler::build::analyse(&req, None),
+        Some(s) => stoa_compiler::build::build(&req, s).map_err(|e| CliError::Report(format!("build failed: {e}")))?,
+    };
+    for p in &analysis.problems {
+        ui.diagnostic(&p.report());
+    }
+    Ok(analysis)
 }
 
 /// `Err(Problems)` when any were found.

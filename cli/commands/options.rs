@@ -2,7 +2,6 @@
 //! type, default, description, example and the file that declares it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -11,6 +10,7 @@ use stoa_lang::OptionDecl;
 use crate::error::CliError;
 use crate::project::Project;
 use crate::ui::Ui;
+use crate::Global;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,8 +24,8 @@ pub struct Args {
     markdown: bool,
 }
 
-pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
-    let project = Project::open(ui, dir)?;
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let project = Project::open(ui, g)?;
     let hosts = project.hosts()?;
     let ev = project.evaluator();
     let files: Vec<String> = hosts.iter().map(|h| project.host_file(h)).collect();

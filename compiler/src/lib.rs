@@ -22,10 +22,15 @@
 //! declarations that the front end loads live in `compiler/core/*.rhai` and are
 //! exposed as [`core_modules`]; the Rust types in [`config`] mirror them.
 
+pub mod build;
+pub mod cache;
 pub mod closure;
 pub mod config;
 pub mod error;
+pub mod inventory;
 pub mod names;
+pub mod plan;
+pub mod problem;
 pub mod render;
 pub mod validate;
 

@@ -204,7 +204,7 @@ impl miette::SourceCode for SourceFile {
 /// labels in other files as related diagnostics with their own source.
 #[derive(Debug)]
 pub struct Report {
-    code: Code,
+    code: String,
     message: String,
     help: Option<String>,
     file: Option<Arc<SourceFile>>,
@@ -214,16 +214,22 @@ pub struct Report {
 
 impl Report {
     fn new(d: &Diagnostic) -> Report {
-        let file = d.labels.first().map(|l| l.file.clone());
-        let mut labels = Vec::new();
+        Report::custom(d.code.as_str(), &d.message, &d.labels, d.help.as_deref())
+    }
+
+    /// A report with any stable code (other crates use their own
+    /// `stoa::<crate>::…` codes) over labels in any files.
+    pub fn custom(code: &str, message: &str, labels: &[Label], help: Option<&str>) -> Report {
+        let file = labels.first().map(|l| l.file.clone());
+        let mut own: Vec<(Range<usize>, String)> = Vec::new();
         let mut related = Vec::new();
-        for l in &d.labels {
+        for l in labels {
             match &file {
                 Some(f) if Arc::ptr_eq(f, &l.file) || f.name() == l.file.name() => {
-                    labels.push((l.span.clone(), l.text.clone()))
+                    own.push((l.span.clone(), l.text.clone()))
                 }
                 _ => related.push(Report {
-                    code: d.code,
+                    code: code.to_string(),
                     message: l.text.clone(),
                     help: None,
                     file: Some(l.file.clone()),
@@ -233,11 +239,11 @@ impl Report {
             }
         }
         Report {
-            code: d.code,
-            message: d.message.clone(),
-            help: d.help.clone(),
+            code: code.to_string(),
+            message: message.to_string(),
+            help: help.map(str::to_string),
             file,
-            labels,
+            labels: own,
             related,
         }
     }

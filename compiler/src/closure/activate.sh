@@ -112,11 +112,12 @@ network() { # KEY SP
     echo "stoa: would install /etc/network/interfaces"
   else
     mkdir -p -- "$R/etc/network" "$R/run/network" || die "cannot create $R/etc/network"
-    cp -- "$S/$2" "$R/etc/network/interfaces.new" || die "cannot write interfaces.new"
+    cp -- "$S/$2" "$R/etc/network/interfaces.new" && chmod 0644 "$R/etc/network/interfaces.new" \
+      || die "cannot write interfaces.new"
   fi
   step "apply $1 check"
   run ifup -a -s -i "$R/etc/network/interfaces.new"
-  step "install $1"
+  step "apply $1 rename"
   run mv -f -- "$R/etc/network/interfaces.new" "$R/etc/network/interfaces"
   step "apply $1 reload"
   run ifreload -a

@@ -1,0 +1,59 @@
+//! `stoa build [hosts…] [--all] [--on @tag]`: build hosts into the store and
+//! print one toplevel store path per host. Every host of the inventory is
+//! evaluated (cross-host checks need them all); a failure in one host does
+//! not hide the others' errors, and clean hosts are still built.
+
+use crate::commands::{analyse, fail_on};
+use crate::error::CliError;
+use crate::project::Project;
+use crate::ui::Ui;
+use crate::Global;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Hosts to build (default: all).
+    hosts: Vec<String>,
+    /// Build every host.
+    #[arg(long, conflicts_with_all = ["hosts", "on"])]
+    all: bool,
+    /// Build the hosts whose `deployment.tags` contain TAG (`@gpu` or `gpu`).
+    #[arg(long, value_name = "@TAG")]
+    on: Option<String>,
+}
+
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let project = Project::open(ui, g)?;
+    let hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
+    let store = project.store()?;
+    let analysis = analyse(ui, &project, &hosts, Some(&store))?;
+    for o in &analysis.hosts {
+        if let Some(t) = &o.toplevel {
+            ui.out(&store.path_of(t).display().to_string());
+        }
+    }
+    fail_on(analysis.errors())
+}
+
+/// The hosts named, those tagged `tag`, or all.
+pub fn select(ui: &Ui, project: &Project, names: &[String], tag: Option<&str>) -> Result<Vec<String>, CliError> {
+    let Some(tag) = tag else {
+        return project.select(names);
+    };
+    let tag = tag.trim_start_matches('@');
+    let all = project.hosts()?;
+    let analysis = analyse(ui, project, &[], None)?;
+    let picked: Vec<String> = all
+        .into_iter()
+        .filter(|h| {
+            analysis.configs.get(h).is_some_and(|c| {
+                c.pointer("/deployment/tags")
+                    .and_then(|t| t.as_array())
+                    .is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
+            })
+        })
+        .collect();
+    if picked.is_empty() {
+        return Err(CliError::usage(format!("no host is tagged `{tag}`"), Some("tags come from deployment.tags")));
+    }
+    Ok(picked)
+}

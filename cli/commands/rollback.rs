@@ -1,0 +1,64 @@
+//! `stoa rollback <host> [--to N]`: re-activate a generation already on the node. Needs
+//! no sources: with `--target`/`--node-root` it works outside any project.
+
+use std::path::Path;
+
+use stoa_deploy::RollbackRequest;
+
+use crate::commands::switch::{deployments, failpoint, node_for, timeouts, unreachable, DeploymentOpts, Lines, NodeArgs};
+use crate::error::CliError;
+use crate::project::Project;
+use crate::ui::Ui;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The host.
+    host: String,
+    /// The generation to return to (default: the newest older one not reverted).
+    #[arg(long, value_name = "N")]
+    to: Option<u64>,
+    /// Discard a node's interrupted activation whose revert keeps failing.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// `deployment.*` of `host` if a project is at hand; defaults when the node is named by
+/// flags and there is no project (rollback must work with the sources gone).
+pub fn host_deployment(ui: &Ui, dir: Option<&Path>, host: &str, node: &NodeArgs) -> Result<(DeploymentOpts, bool), CliError> {
+    let by_flags = node.target.is_some() || node.node_root.is_some();
+    match Project::open_dir(ui, dir) {
+        Ok(project) => {
+            let hosts = project.select(&[host.to_owned()])?;
+            let mut d = deployments(ui, &project, &hosts)?;
+            Ok((d.pop().unwrap_or_default(), true))
+        }
+        Err(_) if by_flags => Ok((DeploymentOpts { active: true, ..Default::default() }, false)),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
+    let (d, from_project) = host_deployment(ui, dir, &args.host, &args.node)?;
+    let request = RollbackRequest {
+        node: node_for(&args.host, &d, &args.node)?,
+        to: args.to,
+        // From the project if there is one, else what the target generation recorded.
+        safety: from_project.then(|| d.safety()),
+        owner: format!("{} rolling back", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+        force: args.force,
+        timeouts: timeouts(&args.node),
+        failpoint: failpoint()?,
+    };
+    match stoa_deploy::rollback(&request, &Lines { quiet: false }) {
+        Ok(o) => {
+            let now = o.generation.map_or("-".into(), |g| g.to_string());
+            let before = o.previous.map_or("-".into(), |g| g.to_string());
+            ui.out(&format!("{}: generation {now} (was {before})", args.host));
+            Ok(())
+        }
+        Err(e) if e.is_connection() => Err(unreachable(&args.host, e.to_string())),
+        Err(e) => Err(CliError::Report(format!("{}: {e}", args.host))),
+    }
+}

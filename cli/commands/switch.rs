@@ -1,0 +1,367 @@
+//! `stoa switch [hosts…|--all|--on @tag]`: copy each host's last build to its node,
+//! activate it, confirm; revert on failure. Also the glue shared by `rollback` and
+//! `generations`: node flags, targets, progress rendering.
+
+#![allow(clippy::print_stderr)]
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use stoa_deploy::transport::{HostKeyPolicy, LocalConnector, SshAuth, SshConnector, SshTarget};
+use stoa_deploy::{DeployError, Event, Failpoint, HealthCheck, Mode, Node, Outcome, Progress, Provenance, Safety, SwitchRequest, Timeouts};
+use stoa_store::{Store, StorePath};
+
+use crate::commands::{evaluate, fail_on};
+use crate::error::CliError;
+use crate::project::Project;
+use crate::ui::Ui;
+
+/// How to reach nodes: flags shared by `switch`, `rollback`, `generations`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Reach the node here instead of `deployment.target_*` (one host only).
+    #[arg(long, value_name = "ssh://USER@HOST:PORT")]
+    pub target: Option<String>,
+    /// Prefix of every node path (`/` by default). Without `--target`: deploy into this
+    /// local directory instead of over SSH.
+    #[arg(long, value_name = "DIR")]
+    pub node_root: Option<String>,
+    /// known_hosts file (default `~/.ssh/known_hosts`).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Trust and record a node's host key that known_hosts does not have yet.
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Private key file to authenticate with (repeatable; the ssh-agent is tried after).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+    /// Local state directory (default `<project>/.stoa`).
+    #[arg(long, env = "STOA_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Seconds to wait for another switch's node lock (default: fail at once).
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_wait: u64,
+}
+
+/// `deployment.*` as far as the deployer needs it.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct DeploymentOpts {
+    #[serde(default)]
+    pub target_host: Option<String>,
+    #[serde(default)]
+    pub target_port: Option<u16>,
+    #[serde(default)]
+    pub target_user: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub health_checks: Vec<HealthCheck>,
+    #[serde(default)]
+    pub confirm_timeout_s: Option<u64>,
+    #[serde(default)]
+    pub host_key: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl DeploymentOpts {
+    pub fn from_config(config: &Value) -> DeploymentOpts {
+        config
+            .get("deployment")
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_else(|| DeploymentOpts { active: true, ..Default::default() })
+    }
+
+    pub fn safety(&self) -> Safety {
+        Safety {
+            health_checks: self.health_checks.clone(),
+            confirm_timeout: Duration::from_secs(self.confirm_timeout_s.unwrap_or(120)),
+        }
+    }
+}
+
+fn usage(msg: impl Into<String>, help: &str) -> CliError {
+    CliError::usage(msg, Some(help))
+}
+
+/// A connection failure (exit 3).
+pub fn unreachable(host: &str, message: String) -> CliError {
+    CliError::Io { action: "cannot deploy to", path: PathBuf::from(host), source: std::io::Error::other(message) }
+}
+
+fn parse_target(text: &str) -> Result<SshTarget, CliError> {
+    let help = "write it as ssh://USER@HOST:PORT (user and port optional)";
+    let rest = text.strip_prefix("ssh://").ok_or_else(|| usage(format!("bad --target `{text}`"), help))?;
+    let (user, hostport) = match rest.split_once('@') {
+        Some((u, h)) => (u.to_owned(), h),
+        None => ("root".to_owned(), rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| usage(format!("bad port in --target `{text}`"), help))?),
+        None => (hostport, 22),
+    };
+    if host.is_empty() || user.is_empty() {
+        return Err(usage(format!("bad --target `{text}`"), help));
+    }
+    Ok(SshTarget { host: host.trim_matches(['[', ']']).to_owned(), port, user })
+}
+
+/// The node of `host`: local directory (`--node-root` without `--target`) or SSH.
+pub fn node_for(host: &str, d: &DeploymentOpts, args: &NodeArgs) -> Result<Node, CliError> {
+    if args.target.is_none() && args.node_root.is_some() {
+        let root = args.node_root.clone().unwrap_or_default();
+        return Ok(Node { host: host.to_owned(), connector: Arc::new(LocalConnector::new()), root });
+    }
+    let target = match &args.target {
+        Some(t) => parse_target(t)?,
+        None => SshTarget {
+            host: d.target_host.clone().unwrap_or_else(|| host.to_owned()),
+            port: d.target_port.unwrap_or(22),
+            user: d.target_user.clone().unwrap_or_else(|| "root".to_owned()),
+        },
+    };
+    let known_hosts = match &args.known_hosts {
+        Some(f) => f.clone(),
+        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".ssh/known_hosts"),
+    };
+    let connector = SshConnector {
+        target,
+        host_key: HostKeyPolicy { known_hosts, pinned: d.host_key.clone(), accept_new: args.accept_new_host_key },
+        auth: SshAuth { identities: args.identity.clone(), agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from) },
+        connect_timeout: Duration::from_secs(15),
+    };
+    Ok(Node { host: host.to_owned(), connector: Arc::new(connector), root: args.node_root.clone().unwrap_or_else(|| "/".into()) })
+}
+
+pub fn timeouts(args: &NodeArgs) -> Timeouts {
+    Timeouts { lock_wait: Duration::from_secs(args.lock_wait), ..Timeouts::default() }
+}
+
+pub fn open_store(project: Option<&Project>, args: &NodeArgs) -> Result<Store, CliError> {
+    let dir = match (&args.store, project) {
+        (Some(d), _) => d.clone(),
+        (None, Some(p)) => p.root.join(".stoa"),
+        (None, None) => return Err(usage("no project and no --store", "run inside a project or pass --store DIR")),
+    };
+    Store::open(&dir).map_err(|e| CliError::Report(format!("cannot open the store {}: {e}", dir.display())))
+}
+
+/// `deployment.*` of each host (evaluating the project), in order.
+pub fn deployments(ui: &Ui, project: &Project, hosts: &[String]) -> Result<Vec<DeploymentOpts>, CliError> {
+    let (results, problems) = evaluate(ui, project, hosts);
+    fail_on(problems)?;
+    Ok(results.iter().map(|r| r.config.as_ref().map(DeploymentOpts::from_config).unwrap_or_default()).collect())
+}
+
+/// The `failpoint` from `STOA_FAILPOINT` (tests of crash safety).
+pub fn failpoint() -> Result<Option<Failpoint>, CliError> {
+    match std::env::var("STOA_FAILPOINT") {
+        Ok(v) if !v.is_empty() => v.parse().map(Some).map_err(|e: String| usage(e, "unset STOA_FAILPOINT")),
+        _ => Ok(None),
+    }
+}
+
+/// Renders progress events as plain lines on stderr (one line per event and host).
+pub struct Lines {
+    pub quiet: bool,
+}
+
+impl Progress for Lines {
+    fn event(&self, host: &str, event: Event) {
+        let text = match event {
+            Event::Step(s) => format!("{s}"),
+            Event::Busy(owner) => format!("node locked by {owner}"),
+            Event::Sent { paths, bytes } => format!("sent {} store path(s), {bytes} bytes", paths.len()),
+            Event::Activation(line) => line,
+            Event::Check { name, ok } => format!("health check {name}: {}", if ok { "ok" } else { "FAILED" }),
+            Event::Recovered(what) => format!("recovered an interrupted activation: {what}"),
+            Event::Failpoint(name) => format!("failpoint {name} reached"),
+        };
+        let failpoint = text.starts_with("failpoint ");
+        if !self.quiet || failpoint {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{host}: {text}");
+            let _ = err.flush();
+        }
+    }
+}
+
+/// Provenance of a deployment made now by this user from `project`.
+pub fn provenance(project: Option<&Path>) -> Provenance {
+    #[allow(clippy::disallowed_methods)] // the CLI is where the clock is read
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let machine = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git").arg("-C").arg(project?).args(args).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let clean = git(&["status", "--porcelain"]).is_some_and(|s| s.is_empty());
+    Provenance {
+        time: rfc3339(now),
+        user: format!("{user}@{machine}"),
+        git_revision: if clean { git(&["rev-parse", "HEAD"]) } else { None },
+        tool: format!("stoa {}", env!("CARGO_PKG_VERSION")),
+        closure: String::new(),
+    }
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Hosts to switch (or `--all`, `--on @tag`).
+    hosts: Vec<String>,
+    /// Every active host.
+    #[arg(long, conflicts_with = "hosts")]
+    all: bool,
+    /// Hosts carrying this tag (`@tag`).
+    #[arg(long, value_name = "@TAG", conflicts_with_all = ["hosts", "all"])]
+    on: Option<String>,
+    /// Copy the closure and show what `activate` would do; change nothing.
+    #[arg(long)]
+    dry_activate: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// Hosts switched at once.
+    #[arg(long, default_value_t = 10)]
+    parallel: usize,
+    /// Switch inactive hosts named explicitly; discard a node's failed revert.
+    #[arg(long)]
+    force: bool,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
+    let project = Project::open_dir(ui, dir)?;
+    let named = !args.hosts.is_empty();
+    let hosts = project.select(&args.hosts)?;
+    if !named && !args.all && args.on.is_none() {
+        return Err(usage("which hosts?", "name them, or use --all or --on @tag"));
+    }
+    let opts = deployments(ui, &project, &hosts)?;
+    let mut selected = Vec::new();
+    for (host, d) in hosts.iter().zip(opts) {
+        if let Some(tag) = &args.on {
+            if !d.tags.iter().any(|t| t == tag.trim_start_matches('@')) {
+                continue;
+            }
+        }
+        if !d.active {
+            if named && !args.force {
+                return Err(usage(format!("host `{host}` is inactive (deployment.active = false)"), "pass --force to switch it anyway"));
+            }
+            if !named {
+                ui.status(&format!("{host}: inactive, skipped"));
+                continue;
+            }
+        }
+        selected.push((host.clone(), d));
+    }
+    if selected.is_empty() {
+        return Err(usage("no host selected", "check the names, tags and deployment.active"));
+    }
+    if args.node.target.is_some() && selected.len() > 1 {
+        return Err(usage("--target names one node", "select a single host"));
+    }
+    let store = open_store(Some(&project), &args.node)?;
+    let roots = store.roots().map_err(|e| CliError::Report(e.to_string()))?;
+    let failpoint = failpoint()?;
+    let provenance = provenance(Some(&project.root));
+    let mut requests = Vec::new();
+    for (host, d) in &selected {
+        let toplevel: StorePath = roots
+            .iter()
+            .find(|(name, _)| name.as_str() == host)
+            .and_then(|(_, paths)| paths.iter().find(|p| p.name().as_str().ends_with("-system")).cloned())
+            .ok_or_else(|| usage(format!("host `{host}` has no build"), &format!("run `stoa build {host}` first")))?;
+        requests.push(SwitchRequest {
+            node: node_for(host, d, &args.node)?,
+            toplevel,
+            mode: if args.dry_activate { Mode::DryActivate } else { Mode::Switch },
+            safety: Some(d.safety()),
+            provenance: provenance.clone(),
+            force: args.force,
+            timeouts: timeouts(&args.node),
+            failpoint,
+        });
+    }
+    if !args.yes && !args.dry_activate && std::io::stdin().is_terminal() && !confirm(ui, &requests)? {
+        return Err(usage("nothing switched", "answer y, or pass --yes"));
+    }
+    let progress = Lines { quiet: args.json };
+    let results = stoa_deploy::switch_many(&store, &requests, args.parallel, &progress);
+    report(ui, &requests, &results, args.json)
+}
+
+fn confirm(ui: &Ui, requests: &[SwitchRequest]) -> Result<bool, CliError> {
+    for r in requests {
+        ui.status(&format!("{}: switch to {} via {}", r.node.host, r.toplevel, r.node.connector.describe()));
+    }
+    eprint!("Switch {} host(s)? [y/N] ", requests.len());
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| CliError::Report(e.to_string()))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn report(ui: &Ui, requests: &[SwitchRequest], results: &[Result<Outcome, DeployError>], json: bool) -> Result<(), CliError> {
+    if json {
+        let rows: Vec<Value> = requests
+            .iter()
+            .zip(results)
+            .map(|(r, res)| match res {
+                Ok(o) => serde_json::json!({"host": r.node.host, "ok": true, "outcome": o}),
+                Err(e) => serde_json::json!({"host": r.node.host, "ok": false, "error": e.to_string()}),
+            })
+            .collect();
+        ui.out(&serde_json::to_string_pretty(&rows).unwrap_or_default());
+    } else {
+        ui.out(&format!("{:<16} {:<10} {:<12} {}", "HOST", "RESULT", "GENERATION", "DETAIL"));
+        for (r, res) in requests.iter().zip(results) {
+            let line = match res {
+                Ok(o) => {
+                    let gen = o.generation.map_or("-".into(), |g| g.to_string());
+                    let result = serde_json::to_value(o.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                    format!("{:<16} {:<10} {:<12} sent {} path(s), {} bytes", r.node.host, result, gen, o.sent.len(), o.bytes_sent)
+                }
+                Err(e) => format!("{:<16} {:<10} {:<12} {e}", r.node.host, "FAILED", "-"),
+            };
+            ui.out(&line);
+        }
+    }
+    let failed: Vec<&DeployError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else if failed.iter().all(|e| e.is_connection()) {
+        Err(unreachable("nodes", format!("{} host(s) could not be reached or locked", failed.len())))
+    } else {
+        Err(CliError::Problems(failed.len()))
+    }
+}
