@@ -29,6 +29,10 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     for o in &analysis.hosts {
         if let Some(t) = &o.toplevel {
             ui.out(&store.path_of(t).display().to_string());
+            if ui.verbose > 0 {
+                let how = if o.cached { "cached, Rhai not run" } else { "evaluated" };
+                ui.status(&format!("{}: {how}", o.host));
+            }
         }
     }
     fail_on(analysis.errors())

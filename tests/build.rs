@@ -1,0 +1,312 @@
+//! End-to-end tests of `stoa check`, `eval`, `build`, `diff`, `verify` and
+//! `gc` on throw-away copies of small projects.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn stoa(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STOA_STORE")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write(root: &Path, files: &[(&str, &str)]) {
+    for (name, body) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+}
+
+/// A small project: two hosts with containers, one compose project.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("stoa.toml", "[project]\n"),
+            (
+                "modules/node.rhai",
+                r#"#{
+  options: #{ lab: #{ ip: option(types::str), ct_ip: option(types::str, #{ default: "" }) } },
+  config: |cfg| #{
+    networking: #{
+      interfaces: #{ eno1: #{ method: "manual" } },
+      bridges: #{ vmbr0: #{ ports: ["eno1"], address: `${cfg.lab.ip}/24`, gateway: "192.0.2.1" } },
+      nameservers: ["192.0.2.1"],
+    },
+  },
+}"#,
+            ),
+            (
+                "hosts/alpha.rhai",
+                r#"#{
+  imports: ["node"],
+  config: #{
+    networking: #{ hostname: "alpha" },
+    lab: #{ ip: "192.0.2.10" },
+    proxmox: #{ containers: #{
+      web: #{
+        vmid: 201,
+        template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+        memory: 512,
+        net: [#{ ip: "192.0.2.201/24", gw: "192.0.2.1" }],
+        features: #{ nesting: true, keyctl: true },
+        compose: #{ site: #{ services: #{ web: #{ image: "nginx:1.27.3", restart: "unless-stopped" } } } },
+      },
+    } },
+  },
+}"#,
+            ),
+            (
+                "hosts/beta.rhai",
+                r#"#{
+  imports: ["node"],
+  config: #{
+    networking: #{ hostname: "beta" },
+    lab: #{ ip: "192.0.2.11" },
+    proxmox: #{ containers: #{
+      db: #{ vmid: 202, template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", net: [#{ ip: "192.0.2.202/24" }] },
+    } },
+  },
+}"#,
+            ),
+        ],
+    );
+    dir
+}
+
+fn toplevels(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| Path::new(l).file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn store_entries(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root.join(".stoa/store"))
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn build_prints_one_toplevel_per_host_and_no_op_rebuild_is_cached() {
+    let p = project();
+    let first = stoa(p.path(), &["build", "--all"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let tops = toplevels(&first);
+    assert_eq!(tops.len(), 2, "{}", text(&first));
+    assert!(tops[0].ends_with("-alpha-system") && tops[1].ends_with("-beta-system"));
+    let closure = p.path().join(".stoa/store").join(&tops[0]);
+    for f in ["manifest.json", "artifacts.tsv", "activate"] {
+        assert!(closure.join(f).is_file(), "{f} missing");
+    }
+    let sh = Command::new("sh").arg("-n").arg(closure.join("activate")).status().unwrap();
+    assert!(sh.success(), "activate does not pass sh -n");
+
+    let again = stoa(p.path(), &["-v", "build", "--all"]);
+    assert_eq!(toplevels(&again), tops);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("alpha: cached, Rhai not run"), "{}", text(&again));
+
+    // Touching an input invalidates exactly that host's cache entry.
+    let host = p.path().join("hosts/beta.rhai");
+    let body = std::fs::read_to_string(&host).unwrap().replace("vmid: 202", "vmid: 203");
+    std::fs::write(&host, body).unwrap();
+    let third = stoa(p.path(), &["-v", "build", "--all"]);
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(err.contains("alpha: cached") && err.contains("beta: evaluated"), "{}", text(&third));
+    assert_eq!(toplevels(&third)[0], tops[0]);
+    assert_ne!(toplevels(&third)[1], tops[1]);
+}
+
+#[test]
+fn bad_input_exits_1_names_file_and_line_and_writes_nothing() {
+    let p = project();
+    write(
+        p.path(),
+        &[("hosts/gamma.rhai", "#{\n  config: #{\n    networking: #{ hostnme: \"gamma\" },\n  },\n}\n")],
+    );
+    let o = stoa(p.path(), &["build", "--all"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("stoa::lang::undeclared"), "{}", text(&o));
+    assert!(err.contains("hosts/gamma.rhai:3"), "{}", text(&o));
+    assert!(err.contains("did you mean `networking.hostname`"), "{}", text(&o));
+    // The clean hosts are still built; gamma is not.
+    assert!(store_entries(p.path()).iter().all(|e| !e.contains("gamma")));
+    let check = stoa(p.path(), &["check", "gamma"]);
+    assert_eq!(check.status.code(), Some(1));
+}
+
+#[test]
+fn cross_host_clashes_name_every_host_and_file() {
+    let cases = [
+        ("vmid: 202", "vmid: 201", "stoa::compiler::cross_host", "VMID 201 is used more than once: alpha (proxmox.containers.web.vmid), beta (proxmox.containers.db.vmid)"),
+        ("192.0.2.202/24", "192.0.2.201/24", "stoa::compiler::cross_host", "IP address 192.0.2.201 is used more than once"),
+        ("hostname: \"beta\"", "hostname: \"alpha\"", "stoa::compiler::cross_host", "host name alpha is used more than once"),
+    ];
+    for (from, to, code, message) in cases {
+        let p = project();
+        let host = p.path().join("hosts/beta.rhai");
+        let body = std::fs::read_to_string(&host).unwrap().replace(from, to);
+        std::fs::write(&host, body).unwrap();
+        let o = stoa(p.path(), &["check"]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(code) && err.contains(message), "{message}\n{}", text(&o));
+        assert!(err.contains("hosts/alpha.rhai") && err.contains("hosts/beta.rhai"), "{}", text(&o));
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in walk(from) {
+        let rel = e.strip_prefix(from).unwrap();
+        if rel.starts_with(".stoa") {
+            continue;
+        }
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&e, &dest).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn builds_are_identical_across_paths_home_tz_lang_and_umask() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |env: &[(&str, &str)], umask: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join(format!("copy-{umask}"));
+        for part in ["stoa.toml", "hosts", "modules"] {
+            let src = repo.join(part);
+            if src.is_dir() {
+                copy_dir(&src, &copy.join(part));
+            } else {
+                std::fs::create_dir_all(&copy).unwrap();
+                std::fs::copy(&src, copy.join(part)).unwrap();
+            }
+        }
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" build --all && exec \"$0\" eval socrates --json"))
+            .arg(env!("CARGO_BIN_EXE_stoa"))
+            .current_dir(&copy)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let builds = toplevels(&o);
+        let eval = stoa(&copy, &["eval", "socrates", "--json"]);
+        (builds, eval.stdout, dir)
+    };
+    let (a, ea, _d1) = run(&[("HOME", "/tmp/h1"), ("TZ", "UTC"), ("LANG", "C")], "022");
+    let (b, eb, _d2) = run(&[("HOME", "/nonexistent"), ("TZ", "Asia/Tokyo"), ("LANG", "de_DE.UTF-8")], "077");
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    assert_eq!(ea, eb);
+}
+
+#[test]
+fn verify_catches_a_flipped_byte_and_a_truncated_entry() {
+    let p = project();
+    assert!(stoa(p.path(), &["build", "--all"]).status.success());
+    let clean = stoa(p.path(), &["verify"]);
+    assert!(clean.status.success(), "{}", text(&clean));
+    let store = p.path().join(".stoa/store");
+    let entries = store_entries(p.path());
+    let conf = entries.iter().find(|e| e.ends_with("-lxc-201.conf")).unwrap();
+    let compose = entries.iter().find(|e| e.ends_with(".yaml")).unwrap();
+    let flip = store.join(conf);
+    let mut bytes = std::fs::read(&flip).unwrap();
+    bytes[3] ^= 0x20;
+    let mut perm = std::fs::metadata(&flip).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(&flip, perm.clone()).unwrap();
+    std::fs::write(&flip, bytes).unwrap();
+    let trunc = store.join(compose);
+    std::fs::set_permissions(&trunc, perm).unwrap();
+    let len = std::fs::metadata(&trunc).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&trunc).unwrap().set_len(len / 2).unwrap();
+    let o = stoa(p.path(), &["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(conf.as_str()) && out.contains(compose.as_str()), "{}", text(&o));
+}
+
+#[test]
+fn gc_keeps_every_rooted_path_and_frees_the_rest() {
+    let p = project();
+    let first = stoa(p.path(), &["build", "--all"]);
+    let old = toplevels(&first);
+    let host = p.path().join("hosts/alpha.rhai");
+    let body = std::fs::read_to_string(&host).unwrap().replace("memory: 512", "memory: 1024");
+    std::fs::write(&host, body).unwrap();
+    let second = stoa(p.path(), &["build", "--all"]);
+    let new = toplevels(&second);
+    assert_ne!(old[0], new[0]);
+    let o = stoa(p.path(), &["gc"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after = store_entries(p.path());
+    assert!(!after.contains(&old[0]), "the old alpha closure is unrooted and must go");
+    assert!(after.contains(&new[0]) && after.contains(&new[1]), "rooted closures stay");
+    // Everything the new closures reference is still there and intact.
+    assert!(stoa(p.path(), &["verify"]).status.success());
+    let manifest = std::fs::read_to_string(p.path().join(".stoa/store").join(&new[0]).join("manifest.json")).unwrap();
+    for e in after.iter().filter(|e| !e.ends_with("-system")) {
+        let referenced = manifest.contains(e.as_str())
+            || std::fs::read_to_string(p.path().join(".stoa/store").join(&new[1]).join("manifest.json")).unwrap().contains(e.as_str());
+        assert!(referenced, "{e} survived gc without being referenced");
+    }
+}
+
+#[test]
+fn diff_shows_content_and_the_actions_a_switch_would_run() {
+    let p = project();
+    let old = toplevels(&stoa(p.path(), &["build", "alpha"]));
+    let host = p.path().join("hosts/alpha.rhai");
+    let body = std::fs::read_to_string(&host).unwrap().replace("memory: 512", "memory: 2048");
+    std::fs::write(&host, body).unwrap();
+    let new = toplevels(&stoa(p.path(), &["build", "alpha"]));
+    let o = stoa(p.path(), &["diff", &old[0], &new[0]]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("changed host:/etc/pve/lxc/201.conf"), "{out}");
+    assert!(out.contains("live change: pct set 201 --memory 2048"), "{out}");
+    assert!(out.contains("-memory: 512") && out.contains("+memory: 2048"), "{out}");
+    let same = stoa(p.path(), &["diff", &new[0], "alpha"]);
+    assert!(String::from_utf8_lossy(&same.stdout).contains("no differences"));
+}
