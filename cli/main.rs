@@ -83,9 +83,9 @@ fn main() -> ExitCode {
         Command::Diff(a) => commands::diff::run(&ui, &g, a),
         Command::Verify(a) => commands::verify::run(&ui, &g, a),
         Command::Gc(a) => commands::gc::run(&ui, &g, a),
-        Command::Switch(a) => commands::switch::run(&ui, g.dir.as_deref(), a),
-        Command::Rollback(a) => commands::rollback::run(&ui, g.dir.as_deref(), a),
-        Command::Generations(a) => commands::generations::run(&ui, g.dir.as_deref(), a),
+        Command::Switch(a) => commands::switch::run(&ui, &g, a),
+        Command::Rollback(a) => commands::rollback::run(&ui, &g, a),
+        Command::Generations(a) => commands::generations::run(&ui, &g, a),
         Command::Completions(a) => commands::completions::run::<Cli>(a),
     };
     match result {

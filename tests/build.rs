@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod validators;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -120,6 +122,9 @@ fn build_prints_one_toplevel_per_host_and_no_op_rebuild_is_cached() {
     }
     let sh = Command::new("sh").arg("-n").arg(closure.join("activate")).status().unwrap();
     assert!(sh.success(), "activate does not pass sh -n");
+    // Every rendered compose and interfaces file passes the real validators.
+    let (compose, interfaces) = validators::validate_store(&p.path().join(".stoa/store"));
+    assert_eq!((compose, interfaces), (1, 2));
 
     let again = stoa(p.path(), &["-v", "build", "--all"]);
     assert_eq!(toplevels(&again), tops);
@@ -309,4 +314,26 @@ fn diff_shows_content_and_the_actions_a_switch_would_run() {
     assert!(out.contains("-memory: 512") && out.contains("+memory: 2048"), "{out}");
     let same = stoa(p.path(), &["diff", &new[0], "alpha"]);
     assert!(String::from_utf8_lossy(&same.stdout).contains("no differences"));
+}
+
+#[test]
+fn hostile_scripts_end_in_a_diagnostic_and_exit_1() {
+    let cases = [
+        ("escape", "import \"../../../etc/passwd\" as x;\n#{}", "stoa::lang::import-escape"),
+        ("eval", "#{ config: #{ x: eval(\"1\") } }", "stoa::lang::forbidden"),
+        ("clock", "let t = timestamp();\n#{}", "stoa::lang::forbidden"),
+        ("loop", "loop {}\n#{}", "stoa::lang::limit"),
+        ("recursion", "fn f(x) { f(x + 1) }\nf(0);\n#{}", "stoa::lang::limit"),
+        ("strings", "let s = \"xx\"; loop { s += s; }\n#{}", "stoa::lang::limit"),
+    ];
+    for (name, script, code) in cases {
+        let p = project();
+        write(p.path(), &[(&format!("hosts/{name}.rhai"), script)]);
+        let o = stoa(p.path(), &["check", name]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(code) && err.contains(&format!("hosts/{name}.rhai")), "{name}: {}", text(&o));
+        assert!(!err.contains("panicked"), "{name}: {}", text(&o));
+        assert!(store_entries(p.path()).is_empty(), "{name}: nothing may be written");
+    }
 }

@@ -1,11 +1,10 @@
 //! `stoa generations <host> [--json]`: what the node has and which one is current.
 
-use std::path::Path;
-
 use crate::commands::rollback::host_deployment;
 use crate::commands::switch::{node_for, timeouts, unreachable, NodeArgs};
 use crate::error::CliError;
 use crate::ui::Ui;
+use crate::Global;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,8 +17,8 @@ pub struct Args {
     node: NodeArgs,
 }
 
-pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
-    let (d, _) = host_deployment(ui, dir, &args.host, &args.node)?;
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let (d, _) = host_deployment(ui, g, &args.host, &args.node)?;
     let node = node_for(&args.host, &d, &args.node)?;
     let gens = match stoa_deploy::generations(&node, &timeouts(&args.node)) {
         Ok(g) => g,

@@ -1,14 +1,13 @@
 //! `stoa rollback <host> [--to N]`: re-activate a generation already on the node. Needs
 //! no sources: with `--target`/`--node-root` it works outside any project.
 
-use std::path::Path;
-
 use stoa_deploy::RollbackRequest;
 
 use crate::commands::switch::{deployments, failpoint, node_for, timeouts, unreachable, DeploymentOpts, Lines, NodeArgs};
 use crate::error::CliError;
 use crate::project::Project;
 use crate::ui::Ui;
+use crate::Global;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,9 +25,9 @@ pub struct Args {
 
 /// `deployment.*` of `host` if a project is at hand; defaults when the node is named by
 /// flags and there is no project (rollback must work with the sources gone).
-pub fn host_deployment(ui: &Ui, dir: Option<&Path>, host: &str, node: &NodeArgs) -> Result<(DeploymentOpts, bool), CliError> {
-    let by_flags = node.target.is_some() || node.node_root.is_some();
-    match Project::open_dir(ui, dir) {
+pub fn host_deployment(ui: &Ui, g: &Global, host: &str, node: &NodeArgs) -> Result<(DeploymentOpts, bool), CliError> {
+    let by_flags = node.target.is_some() || node.local;
+    match Project::open(ui, g) {
         Ok(project) => {
             let hosts = project.select(&[host.to_owned()])?;
             let mut d = deployments(ui, &project, &hosts)?;
@@ -39,8 +38,8 @@ pub fn host_deployment(ui: &Ui, dir: Option<&Path>, host: &str, node: &NodeArgs)
     }
 }
 
-pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
-    let (d, from_project) = host_deployment(ui, dir, &args.host, &args.node)?;
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let (d, from_project) = host_deployment(ui, g, &args.host, &args.node)?;
     let request = RollbackRequest {
         node: node_for(&args.host, &d, &args.node)?,
         to: args.to,

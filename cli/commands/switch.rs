@@ -13,12 +13,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use stoa_deploy::transport::{HostKeyPolicy, LocalConnector, SshAuth, SshConnector, SshTarget};
 use stoa_deploy::{DeployError, Event, Failpoint, HealthCheck, Mode, Node, Outcome, Progress, Provenance, Safety, SwitchRequest, Timeouts};
-use stoa_store::{Store, StorePath};
+use stoa_store::StorePath;
 
-use crate::commands::{evaluate, fail_on};
+use crate::commands::build::select;
+use crate::commands::{analyse, fail_on};
 use crate::error::CliError;
 use crate::project::Project;
 use crate::ui::Ui;
+use crate::Global;
 
 /// How to reach nodes: flags shared by `switch`, `rollback`, `generations`.
 #[derive(clap::Args, Debug, Clone)]
@@ -26,10 +28,12 @@ pub struct NodeArgs {
     /// Reach the node here instead of `deployment.target_*` (one host only).
     #[arg(long, value_name = "ssh://USER@HOST:PORT")]
     pub target: Option<String>,
-    /// Prefix of every node path (`/` by default). Without `--target`: deploy into this
-    /// local directory instead of over SSH.
+    /// Prefix of every node path (`/` by default).
     #[arg(long, value_name = "DIR")]
     pub node_root: Option<String>,
+    /// Use this machine as the node (local transport), under `--node-root`.
+    #[arg(long, requires = "node_root", conflicts_with = "target")]
+    pub local: bool,
     /// known_hosts file (default `~/.ssh/known_hosts`).
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
@@ -39,9 +43,6 @@ pub struct NodeArgs {
     /// Private key file to authenticate with (repeatable; the ssh-agent is tried after).
     #[arg(long, value_name = "FILE")]
     pub identity: Vec<PathBuf>,
-    /// Local state directory (default `<project>/.stoa`).
-    #[arg(long, env = "STOA_STORE", value_name = "DIR")]
-    pub store: Option<PathBuf>,
     /// Seconds to wait for another switch's node lock (default: fail at once).
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub lock_wait: u64,
@@ -56,8 +57,6 @@ pub struct DeploymentOpts {
     pub target_port: Option<u16>,
     #[serde(default)]
     pub target_user: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
     #[serde(default = "yes")]
     pub active: bool,
     #[serde(default)]
@@ -116,7 +115,7 @@ fn parse_target(text: &str) -> Result<SshTarget, CliError> {
 
 /// The node of `host`: local directory (`--node-root` without `--target`) or SSH.
 pub fn node_for(host: &str, d: &DeploymentOpts, args: &NodeArgs) -> Result<Node, CliError> {
-    if args.target.is_none() && args.node_root.is_some() {
+    if args.local {
         let root = args.node_root.clone().unwrap_or_default();
         return Ok(Node { host: host.to_owned(), connector: Arc::new(LocalConnector::new()), root });
     }
@@ -145,20 +144,11 @@ pub fn timeouts(args: &NodeArgs) -> Timeouts {
     Timeouts { lock_wait: Duration::from_secs(args.lock_wait), ..Timeouts::default() }
 }
 
-pub fn open_store(project: Option<&Project>, args: &NodeArgs) -> Result<Store, CliError> {
-    let dir = match (&args.store, project) {
-        (Some(d), _) => d.clone(),
-        (None, Some(p)) => p.root.join(".stoa"),
-        (None, None) => return Err(usage("no project and no --store", "run inside a project or pass --store DIR")),
-    };
-    Store::open(&dir).map_err(|e| CliError::Report(format!("cannot open the store {}: {e}", dir.display())))
-}
-
 /// `deployment.*` of each host (evaluating the project), in order.
 pub fn deployments(ui: &Ui, project: &Project, hosts: &[String]) -> Result<Vec<DeploymentOpts>, CliError> {
-    let (results, problems) = evaluate(ui, project, hosts);
-    fail_on(problems)?;
-    Ok(results.iter().map(|r| r.config.as_ref().map(DeploymentOpts::from_config).unwrap_or_default()).collect())
+    let analysis = analyse(ui, project, hosts, None)?;
+    fail_on(analysis.errors())?;
+    Ok(hosts.iter().map(|h| analysis.configs.get(h).map(DeploymentOpts::from_config).unwrap_or_default()).collect())
 }
 
 /// The `failpoint` from `STOA_FAILPOINT` (tests of crash safety).
@@ -259,21 +249,26 @@ pub struct Args {
     node: NodeArgs,
 }
 
-pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
-    let project = Project::open_dir(ui, dir)?;
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let project = Project::open(ui, g)?;
     let named = !args.hosts.is_empty();
-    let hosts = project.select(&args.hosts)?;
     if !named && !args.all && args.on.is_none() {
         return Err(usage("which hosts?", "name them, or use --all or --on @tag"));
     }
-    let opts = deployments(ui, &project, &hosts)?;
-    let mut selected = Vec::new();
-    for (host, d) in hosts.iter().zip(opts) {
-        if let Some(tag) = &args.on {
-            if !d.tags.iter().any(|t| t == tag.trim_start_matches('@')) {
-                continue;
-            }
-        }
+    let hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
+    if args.node.target.is_some() && hosts.len() > 1 {
+        return Err(usage("--target names one node", "select a single host"));
+    }
+    // Build first (a no-op when the eval cache hits): switch deploys the sources as they are.
+    let store = project.store()?;
+    let analysis = analyse(ui, &project, &hosts, Some(&store))?;
+    fail_on(analysis.errors())?;
+    let failpoint = failpoint()?;
+    let provenance = provenance(Some(&project.root));
+    let mut requests = Vec::new();
+    for o in &analysis.hosts {
+        let host = &o.host;
+        let d = analysis.configs.get(host).map(DeploymentOpts::from_config).unwrap_or_default();
         if !d.active {
             if named && !args.force {
                 return Err(usage(format!("host `{host}` is inactive (deployment.active = false)"), "pass --force to switch it anyway"));
@@ -283,27 +278,12 @@ pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
                 continue;
             }
         }
-        selected.push((host.clone(), d));
-    }
-    if selected.is_empty() {
-        return Err(usage("no host selected", "check the names, tags and deployment.active"));
-    }
-    if args.node.target.is_some() && selected.len() > 1 {
-        return Err(usage("--target names one node", "select a single host"));
-    }
-    let store = open_store(Some(&project), &args.node)?;
-    let roots = store.roots().map_err(|e| CliError::Report(e.to_string()))?;
-    let failpoint = failpoint()?;
-    let provenance = provenance(Some(&project.root));
-    let mut requests = Vec::new();
-    for (host, d) in &selected {
-        let toplevel: StorePath = roots
-            .iter()
-            .find(|(name, _)| name.as_str() == host)
-            .and_then(|(_, paths)| paths.iter().find(|p| p.name().as_str().ends_with("-system")).cloned())
-            .ok_or_else(|| usage(format!("host `{host}` has no build"), &format!("run `stoa build {host}` first")))?;
+        let toplevel: StorePath = o
+            .toplevel
+            .clone()
+            .ok_or_else(|| usage(format!("host `{host}` did not build"), "see the errors above"))?;
         requests.push(SwitchRequest {
-            node: node_for(host, d, &args.node)?,
+            node: node_for(host, &d, &args.node)?,
             toplevel,
             mode: if args.dry_activate { Mode::DryActivate } else { Mode::Switch },
             safety: Some(d.safety()),
@@ -312,6 +292,9 @@ pub fn run(ui: &Ui, dir: Option<&Path>, args: Args) -> Result<(), CliError> {
             timeouts: timeouts(&args.node),
             failpoint,
         });
+    }
+    if requests.is_empty() {
+        return Err(usage("no host selected", "check the names, tags and deployment.active"));
     }
     if !args.yes && !args.dry_activate && std::io::stdin().is_terminal() && !confirm(ui, &requests)? {
         return Err(usage("nothing switched", "answer y, or pass --yes"));

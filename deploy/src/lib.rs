@@ -1,1 +1,42 @@
-//! placeholder
+//! `stoa-deploy`: puts a host's closure on its node and activates it safely — transports
+//! (SSH via russh, a local directory), the node protocol, confirm-or-revert, rollback,
+//! generations, node gc, and parallel fan-out with progress events.
+//!
+//! **Read [`switch()`] first**, then [`SwitchRequest`], the [`transport`] contract and the
+//! node scripts in [`node::scripts`]. `docs/node-protocol.md` is the contract with the
+//! compiler (closures and `activate`) and describes the node's state.
+//!
+//! What this crate is not: it does not evaluate or build anything (it depends on
+//! `stoa-store` only), never prints and never reads the environment or the clock — the CLI
+//! passes targets, keys, provenance and failpoints in, and renders [`Event`]s.
+//!
+//! Nothing of stoa is installed on a node: every node-side step is a POSIX sh script passed
+//! as an argument of `sh -c`, quoted by [`quote::command_line`].
+
+#![deny(missing_docs)]
+
+mod activation;
+pub mod closure;
+mod error;
+pub mod events;
+pub mod node;
+mod ops;
+pub mod quote;
+mod request;
+mod session;
+mod switch;
+pub mod tar;
+pub mod transport;
+
+pub use closure::{parse_artifacts, ArtifactLine, LocalClosure};
+pub use error::{DeployError, TransportError};
+pub use events::{Event, Failpoint, Progress, Silent, Step};
+pub use ops::{
+    diff_artifacts, generations, node_file, node_gc, node_plan, rollback, ArtifactChange,
+    Generation, Generations, NodeGcReport, NodePlan,
+};
+pub use request::{
+    Action, HealthCheck, Mode, Outcome, Provenance, RollbackRequest, Safety, SwitchRequest,
+};
+pub use session::{Current, Node, Timeouts};
+pub use switch::{switch, switch_many};

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Deploy benchmark on loopback (issue 4): no-op switch vs bare `ssh true`, a one-artifact
+# switch, and 10 nodes in parallel vs one. Usage: bench/deploy.sh [path/to/stoa]
+# Needs openssh-server (sshd), util-linux; run as root.
+set -eu
+STOA=${1:-target/release/stoa}
+STOA=$(realpath "$STOA")
+W=$(mktemp -d); trap 'for p in $W/*.pid; do kill "$(cat "$p")" 2>/dev/null || true; done; rm -rf "$W"' EXIT
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$W/client"
+: > "$W/known_hosts"; : > "$W/empty"
+start_node() { # $1 = index, $2 = port
+  d="$W/n$1"; mkdir -p "$d/root"
+  ssh-keygen -q -t ed25519 -N '' -f "$d/host"
+  cp "$W/client.pub" "$d/ak"
+  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/ak\nPidFile none\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nLogLevel ERROR\nMaxStartups 100\n' "$2" "$d" "$d" > "$d/cfg"
+  unshare -m sh -c "mount --bind $W/empty /root/.bashrc; mkdir -p /tmp/stoa-bench-root && mount --bind $d/root /tmp/stoa-bench-root && exec /usr/sbin/sshd -D -e -f $d/cfg" 2>"$d/log" &
+  echo $! > "$W/n$1.pid"
+  printf '[127.0.0.1]:%s %s\n' "$2" "$(cat "$d/host.pub")" >> "$W/known_hosts"
+}
+P=$((20000 + $$ % 20000))
+for i in 0 1 2 3 4 5 6 7 8 9; do start_node $i $((P + i)); done
+sleep 1
+mkdir -p "$W/p/hosts" "$W/p/modules"; printf '[project]\n' > "$W/p/stoa.toml"
+host() { # $1 = name, $2 = port, $3 = text
+  printf '#{ config: #{ networking: #{ hostname: "%s" }, files: #{ "/etc/motd": #{ text: "%s" }, "/etc/a": #{ text: "a" } }, deployment: #{ target_host: "127.0.0.1", target_port: %s } } }\n' "$1" "$3" "$2" > "$W/p/hosts/$1.rhai"
+}
+for i in 0 1 2 3 4 5 6 7 8 9; do host "h$i" $((P + i)) one; done
+F="--yes --node-root /tmp/stoa-bench-root --known-hosts $W/known_hosts --identity $W/client"
+now() { date +%s.%N; }
+t() { s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo "$e - $s" | bc; }
+avg() { n=$1; shift; tot=0; i=0; while [ $i -lt "$n" ]; do tot=$(echo "$tot + $(t "$@")" | bc); i=$((i+1)); done; echo "scale=4; $tot / $n" | bc; }
+"$STOA" -C "$W/p" switch h0 $F >/dev/null 2>&1
+SSH=$(avg 10 ssh -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" -i "$W/client" -p "$P" root@127.0.0.1 true)
+NOOP=$(avg 10 "$STOA" -C "$W/p" switch h0 $F)
+host h0 "$P" two
+ONE=$(t "$STOA" -C "$W/p" switch h0 $F)
+for i in 1 2 3 4 5 6 7 8 9; do host "h$i" $((P + i)) two; done
+host h0 "$P" three
+SINGLE=$(t "$STOA" -C "$W/p" switch h0 $F)
+for i in 0 1 2 3 4 5 6 7 8 9; do host "h$i" $((P + i)) four; done
+TEN=$(t "$STOA" -C "$W/p" switch --all --parallel 10 $F)
+echo "bare ssh true:            ${SSH}s"
+echo "no-op switch:             ${NOOP}s  ratio $(echo "scale=2; $NOOP / $SSH" | bc) (target <= 1.5)"
+echo "one-artifact switch:      ${ONE}s"
+echo "single-node switch:       ${SINGLE}s"
+echo "10-node parallel switch:  ${TEN}s  ratio $(echo "scale=2; $TEN / $SINGLE" | bc) (target <= 3)"

@@ -1,0 +1,177 @@
+//! Node operations as argument vectors, and parsing of their `stoa: …` answers.
+
+pub mod scripts;
+
+/// One node-side operation (a script of [`scripts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// [`scripts::SESSION`]
+    Session,
+    /// [`scripts::RECEIVE`]
+    Receive,
+    /// [`scripts::RECORD`]
+    Record,
+    /// [`scripts::ARM`]
+    Arm,
+    /// [`scripts::FLIP`]
+    Flip,
+    /// [`scripts::ACTIVATE`]
+    Activate,
+    /// [`scripts::DRY`]
+    Dry,
+    /// [`scripts::CONFIRM`]
+    Confirm,
+    /// [`scripts::REVERT`]
+    Revert,
+    /// [`scripts::LIST`]
+    List,
+    /// [`scripts::SHOW`]
+    Show,
+    /// [`scripts::CAT`]
+    Cat,
+    /// [`scripts::GC`]
+    Gc,
+    /// [`scripts::HEALTH`]
+    Health,
+}
+
+impl Op {
+    /// The name shown as `$0` on the node (`ps` shows `stoa-session …`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Session => "stoa-session",
+            Op::Receive => "stoa-receive",
+            Op::Record => "stoa-record",
+            Op::Arm => "stoa-arm",
+            Op::Flip => "stoa-flip",
+            Op::Activate => "stoa-activate",
+            Op::Dry => "stoa-dry",
+            Op::Confirm => "stoa-confirm",
+            Op::Revert => "stoa-revert",
+            Op::List => "stoa-list",
+            Op::Show => "stoa-show",
+            Op::Cat => "stoa-cat",
+            Op::Gc => "stoa-gc",
+            Op::Health => "stoa-health",
+        }
+    }
+
+    fn body(self) -> &'static str {
+        use scripts::*;
+        match self {
+            Op::Session => SESSION,
+            Op::Receive => RECEIVE,
+            Op::Record => RECORD,
+            Op::Arm => ARM,
+            Op::Flip => FLIP,
+            Op::Activate => ACTIVATE,
+            Op::Dry => DRY,
+            Op::Confirm => CONFIRM,
+            Op::Revert => REVERT,
+            Op::List => LIST,
+            Op::Show => SHOW,
+            Op::Cat => CAT,
+            Op::Gc => GC,
+            Op::Health => HEALTH,
+        }
+    }
+}
+
+/// The argument vector running `op` on a node whose root prefix is `root`.
+pub fn argv<S: AsRef<str>>(op: Op, root: &str, args: &[S]) -> Vec<String> {
+    let mut v = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("{}{}", scripts::PRELUDE, op.body()),
+        op.name().to_owned(),
+        root.to_owned(),
+    ];
+    v.extend(args.iter().map(|a| a.as_ref().to_owned()));
+    v
+}
+
+/// The dead-man timer script (prelude included), passed to [`Op::Arm`].
+pub fn timer_script() -> String {
+    format!("{}{}", scripts::PRELUDE, scripts::TIMER)
+}
+
+/// The words after `stoa: ` of every protocol line in `lines`.
+pub fn protocol_lines(lines: &[String]) -> Vec<Vec<String>> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("stoa: "))
+        .map(|rest| rest.split(' ').map(str::to_owned).collect())
+        .collect()
+}
+
+/// The `stoa: failed <step…>` words of an activation log, if any.
+pub fn failed_step(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("stoa: failed "))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_passes_script_name_root_and_args_as_separate_words() {
+        let v = argv(Op::Receive, "/srv/node", &["id1", "abc-x"]);
+        assert_eq!(v[0], "sh");
+        assert_eq!(v[1], "-c");
+        assert!(v[2].starts_with("set -eu\n") && v[2].contains("sha256sum"));
+        assert_eq!(&v[3..], ["stoa-receive", "/srv/node", "id1", "abc-x"]);
+    }
+
+    #[test]
+    fn every_script_parses_with_sh_n() {
+        for op in [
+            Op::Session,
+            Op::Receive,
+            Op::Record,
+            Op::Arm,
+            Op::Flip,
+            Op::Activate,
+            Op::Dry,
+            Op::Confirm,
+            Op::Revert,
+            Op::List,
+            Op::Show,
+            Op::Cat,
+            Op::Gc,
+            Op::Health,
+        ] {
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", &argv(op, "/", &[] as &[&str])[2]])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{op:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &timer_script()])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+
+    #[test]
+    fn failed_step_is_the_last_failed_line() {
+        let log: Vec<String> = [
+            "stoa: step install host:/a",
+            "x",
+            "stoa: failed apply host:/a command",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(failed_step(&log).unwrap(), "apply host:/a command");
+        assert_eq!(protocol_lines(&log)[0], ["step", "install", "host:/a"]);
+    }
+}

@@ -1,0 +1,280 @@
+//! The node side of the protocol: POSIX sh run by `sh -c SCRIPT stoa-<op> ROOT ARGS…`.
+//!
+//! The node needs `sh`, coreutils, `tar`, and `flock`/`setsid` from util-linux (all
+//! `Essential: yes` on Debian and Proxmox VE). Every script starts with [`PRELUDE`]; its
+//! first argument is the root prefix (`/` in production). See `docs/node-protocol.md`
+//! ("Deployer and node") for the state these scripts keep.
+
+/// Shared definitions. `R` is the root without its trailing `/` (empty for `/`).
+pub const PRELUDE: &str = r#"set -eu
+R=${1%/}; shift
+S="$R/var/lib/stoa"; ST="$S/store"; P="$S/profiles"; D="$S/pending"
+TAB=$(printf '\t')
+say() { printf 'stoa: %s\n' "$*"; }
+die() { printf 'stoa: failed %s\n' "$*"; printf 'stoa: %s\n' "$*" >&2; exit 1; }
+gens() {
+  for f in "$P"/system-*-link; do
+    [ -L "$f" ] || continue
+    n=${f##*/system-}; n=${n%-link}
+    case $n in ''|*[!0-9]*) continue;; esac
+    echo "$n"
+  done
+}
+current_gen() {
+  t=$(readlink "$P/system" 2>/dev/null) || return 0
+  n=${t#system-}; echo "${n%-link}"
+}
+closure_of() { t=$(readlink "$P/system-$1-link") || return 1; echo "${t##*/}"; }
+flip_to() {
+  if [ -z "$1" ]; then rm -f "$P/system"; return 0; fi
+  ln -s "system-$1-link" "$P/.system.tmp.$$"
+  mv -T "$P/.system.tmp.$$" "$P/system"
+}
+run_activate() {
+  if [ -n "$3" ]; then
+    STOA_ROOT="${R:-/}" STOA_STORE="$ST" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
+  else
+    STOA_ROOT="${R:-/}" STOA_STORE="$ST" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
+  fi
+}
+step_lock() { exec 8>>"$S/lock.step"; flock 8; }
+pending_is() { [ -d "$D" ] && [ "$(cat "$D/id" 2>/dev/null)" = "$1" ]; }
+revert_pending() {
+  from=$(cat "$D/from"); to=$(cat "$D/to")
+  flip_to "$from"
+  if [ -e "$D/started" ] && [ -n "$from" ]; then
+    if ! run_activate switch "$(closure_of "$from")" "$(closure_of "$to")" "$D/revert.log"; then
+      say "revert-failed $to $from"; cat "$D/revert.log"; return 1
+    fi
+  fi
+  if [ -e "$D/kind-new" ]; then : > "$P/system-$to.reverted"; fi
+  : > "$D/done"
+}
+finish_pending() {
+  [ -d "$D" ] || return 0
+  if mkdir "$D/decided" 2>/dev/null; then echo "$1" > "$D/decided/by"; fi
+  by=$(cat "$D/decided/by" 2>/dev/null || echo unknown)
+  if [ ! -e "$D/done" ] && [ "$by" != confirm ]; then
+    revert_pending || return 1
+    say "reverted $(cat "$D/to") ${from:--} $by"
+  fi
+  t=$(cat "$D/timer.pid" 2>/dev/null || true)
+  if [ -n "$t" ] && [ "$t" != "$$" ]; then kill "$t" 2>/dev/null || true; fi
+  rm -rf "$D"
+}
+"#;
+
+/// `session OWNER WAIT_S FORCE PATH…`: takes the node lock (waiting up to `WAIT_S`),
+/// sweeps stale staging directories, resolves an interrupted activation, reports the
+/// current generation and which `PATH`s are missing, then holds the lock until stdin closes.
+pub const SESSION: &str = r#"OWNER=$1; WAIT=$2; FORCE=$3; shift 3
+mkdir -p "$ST" "$P"
+exec 9>>"$S/lock"
+if ! flock -n 9; then
+  say "busy $(head -c 300 "$S/lock" | tr '\n' ' ')"
+  if [ "$WAIT" -gt 0 ] && flock -w "$WAIT" 9; then :; else exit 75; fi
+fi
+printf '%s\n' "$OWNER" > "$S/lock"
+say locked
+step_lock
+for t in "$ST"/.staging-*; do
+  if [ -e "$t" ]; then chmod -R u+w "$t"; rm -rf "$t"; fi
+done
+if ! finish_pending recover; then
+  if [ "$FORCE" = 1 ]; then
+    rm -rf "$D"; : > "$S/dirty"; say "discarded-pending"
+  else
+    die "recover: reverting an interrupted activation failed (switch with --force to discard it)"
+  fi
+fi
+flock -u 8; exec 8>&-
+cur=$(current_gen)
+if [ -n "$cur" ]; then say "current $cur $(closure_of "$cur")"; else say "current - -"; fi
+if [ -e "$S/dirty" ]; then say dirty; fi
+for p in "$@"; do [ -e "$ST/$p" ] || say "missing $p"; done
+say ready
+cat >/dev/null
+"#;
+
+/// `receive ID PATH…` with a tar on stdin: unpacks into `.staging-ID`, checks
+/// `SHA256SUMS`, renames each `PATH` into the store and makes it read-only.
+pub const RECEIVE: &str = r#"ID=$1; shift
+T="$ST/.staging-$ID"
+rm -rf "$T"; mkdir -p "$T"
+tar -x --no-same-owner -f - -C "$T"
+if ! (cd "$T" && sha256sum --quiet --strict -c SHA256SUMS >&2); then
+  chmod -R u+w "$T"; rm -rf "$T"; die "transfer: sha256 mismatch"
+fi
+for p in "$@"; do
+  [ -e "$T/$p" ] || die "transfer: $p missing from the archive"
+  if [ ! -e "$ST/$p" ]; then mv -T "$T/$p" "$ST/$p"; chmod -R a-w "$ST/$p"; fi
+done
+chmod -R u+w "$T"; rm -rf "$T"
+say "received $#"
+"#;
+
+/// `record ID new CLOSURE PROVENANCE` or `record ID existing N -`: writes the pending
+/// activation (from = current generation) and, for `new`, generation max+1 with its
+/// provenance.
+pub const RECORD: &str = r#"ID=$1; KIND=$2; ARG=$3; PROV=$4
+step_lock
+[ ! -d "$D" ] || die "record: an activation is already pending"
+from=$(current_gen)
+if [ "$KIND" = new ]; then
+  [ -d "$ST/$ARG" ] || die "record: closure $ARG is not in the node store"
+  max=0
+  for n in $(gens); do if [ "$n" -gt "$max" ]; then max=$n; fi; done
+  to=$((max + 1))
+else
+  to=$ARG
+  [ -L "$P/system-$to-link" ] || die "record: no generation $to"
+fi
+mkdir "$D.tmp.$$"
+echo "$ID" > "$D.tmp.$$/id"; echo "$from" > "$D.tmp.$$/from"; echo "$to" > "$D.tmp.$$/to"
+if [ "$KIND" = new ]; then : > "$D.tmp.$$/kind-new"; fi
+mv -T "$D.tmp.$$" "$D"
+if [ "$KIND" = new ]; then
+  printf '%s\n' "$PROV" > "$P/.prov.tmp.$$"; mv -f "$P/.prov.tmp.$$" "$P/system-$to.json"
+  ln -s "../store/$ARG" "$P/.link.tmp.$$"; mv -T "$P/.link.tmp.$$" "$P/system-$to-link"
+fi
+say "recorded $to ${from:--}"
+"#;
+
+/// `arm ID SECONDS TIMER_SCRIPT`: starts the detached dead-man timer.
+pub const ARM: &str = r#"ID=$1; SECS=$2; TIMER=$3
+pending_is "$ID" || die "arm: no pending activation $ID"
+setsid sh -c "$TIMER" stoa-timer "${R:-/}" "$ID" "$SECS" </dev/null >>"$S/timer.log" 2>&1 8>&- 9>&- &
+echo "$!" > "$D/timer.pid"
+say "armed $SECS"
+"#;
+
+/// The dead-man timer itself (`stoa-timer ROOT ID SECONDS`): unless someone decides first,
+/// it decides `timer` and reverts the pending activation.
+pub const TIMER: &str = r#"ID=$1; SECS=$2; i=0
+while [ "$i" -lt "$SECS" ]; do
+  sleep 1; i=$((i + 1))
+  pending_is "$ID" || exit 0
+  if [ -e "$D/decided" ]; then exit 0; fi
+done
+mkdir "$D/decided" 2>/dev/null || exit 0
+echo timer > "$D/decided/by"
+step_lock
+pending_is "$ID" || exit 0
+finish_pending timer
+"#;
+
+/// `flip ID`: points `system` at the pending generation.
+pub const FLIP: &str = r#"ID=$1
+step_lock
+pending_is "$ID" || die "flip: no pending activation $ID"
+to=$(cat "$D/to"); flip_to "$to"
+say "flipped $to"
+"#;
+
+/// `activate ID`: runs the pending generation's `activate switch PREVIOUS`, prints its log.
+pub const ACTIVATE: &str = r#"ID=$1
+step_lock
+pending_is "$ID" || die "activate: no pending activation $ID"
+trap '' HUP PIPE
+from=$(cat "$D/from"); to=$(cat "$D/to")
+new=$(closure_of "$to"); prev=""
+if [ -n "$from" ] && [ ! -e "$S/dirty" ]; then prev=$(closure_of "$from"); fi
+: > "$D/started"
+if run_activate switch "$new" "$prev" "$D/activate.log"; then rc=0; else rc=$?; fi
+if [ "$rc" = 0 ]; then rm -f "$S/dirty"; fi
+cat "$D/activate.log"
+exit "$rc"
+"#;
+
+/// `dry CLOSURE`: `activate dry` against the current generation; changes nothing.
+pub const DRY: &str = r#"NEW=$1
+cur=$(current_gen); prev=""
+if [ -n "$cur" ] && [ ! -e "$S/dirty" ]; then prev=$(closure_of "$cur"); fi
+if run_activate dry "$NEW" "$prev" "$S/dry.log"; then rc=0; else rc=$?; fi
+cat "$S/dry.log"; rm -f "$S/dry.log"
+exit "$rc"
+"#;
+
+/// `confirm ID`: the deployer's decision that the activation stays (over a new connection).
+pub const CONFIRM: &str = r#"ID=$1
+step_lock
+pending_is "$ID" || { say "too-late gone"; exit 3; }
+if mkdir "$D/decided" 2>/dev/null; then
+  echo confirm > "$D/decided/by"
+else
+  say "too-late $(cat "$D/decided/by" 2>/dev/null || echo unknown)"; exit 3
+fi
+t=$(cat "$D/timer.pid" 2>/dev/null || true)
+if [ -n "$t" ]; then kill "$t" 2>/dev/null || true; fi
+rm -rf "$D"
+say confirmed
+"#;
+
+/// `revert ID`: the deployer's decision to return to the previous generation.
+pub const REVERT: &str = r#"ID=$1
+step_lock
+pending_is "$ID" || { say "nothing-pending"; exit 0; }
+finish_pending deployer
+"#;
+
+/// `list`: every generation with its closure, flags and provenance.
+pub const LIST: &str = r#"cur=$(current_gen)
+say "current ${cur:--}"
+for n in $(gens | sort -n); do
+  c=$(closure_of "$n" || echo -); f=-
+  if [ -e "$P/system-$n.reverted" ]; then f=reverted; fi
+  say "gen $n $c $f"
+  if [ -e "$P/system-$n.json" ]; then printf 'stoa: prov %s ' "$n"; head -n 1 "$P/system-$n.json"; fi
+done
+if [ -d "$D" ]; then say "pending $(cat "$D/to" 2>/dev/null || echo -)"; fi
+"#;
+
+/// `show`: the current generation and its `artifacts.tsv`.
+pub const SHOW: &str = r#"cur=$(current_gen)
+if [ -z "$cur" ]; then say "current - -"; exit 0; fi
+c=$(closure_of "$cur"); say "current $cur $c"
+cat "$ST/$c/artifacts.tsv"
+"#;
+
+/// `cat PATH`: one store file or `CLOSURE/file`.
+pub const CAT: &str = r#"case $1 in */../*|../*|*/..) die "cat: bad path";; esac
+cat "$ST/$1"
+"#;
+
+/// `gc KEEP` (inside a session): deletes generations beyond the newest `KEEP` (never the
+/// current one), then every store path no remaining generation uses.
+pub const GC: &str = r#"KEEP=$1
+step_lock
+cur=$(current_gen); i=0
+for n in $(gens | sort -rn); do
+  i=$((i + 1))
+  if [ "$i" -gt "$KEEP" ] && [ "$n" != "$cur" ]; then
+    rm -f "$P/system-$n-link" "$P/system-$n.json" "$P/system-$n.reverted"
+    say "dropped $n"
+  fi
+done
+live=" "
+for n in $(gens); do
+  c=$(closure_of "$n") || continue
+  live="$live$c "
+  if [ -f "$ST/$c/artifacts.tsv" ]; then
+    while IFS="$TAB" read -r key path sum; do live="$live$path "; done < "$ST/$c/artifacts.tsv"
+  fi
+done
+for e in "$ST"/*; do
+  [ -e "$e" ] || continue
+  name=${e##*/}
+  case $live in *" $name "*) ;; *) chmod -R u+w "$e"; rm -rf "$e"; say "deleted $name";; esac
+done
+"#;
+
+/// `health SECONDS ARGV…`: runs a check until it succeeds or `SECONDS` pass.
+pub const HEALTH: &str = r#"SECS=$1; shift
+start=$(date +%s)
+while :; do
+  if timeout "$SECS" "$@"; then exit 0; fi
+  now=$(date +%s)
+  if [ $((now - start)) -ge "$SECS" ]; then exit 1; fi
+  sleep 1
+done
+"#;

@@ -1,0 +1,309 @@
+//! The other node operations: `rollback`, `generations`, node `gc`, and the node side of
+//! `diff`.
+
+use serde::Serialize;
+use stoa_store::{Store, StorePath};
+
+use crate::activation::{activate, failpoint, Target};
+use crate::closure::{parse_artifacts, ArtifactLine, LocalClosure};
+use crate::error::DeployError;
+use crate::events::{Progress, Step};
+use crate::node::{argv, Op};
+use crate::request::{Action, Outcome, Provenance, RollbackRequest, Safety};
+use crate::session::{Current, Node, NodeSession, Timeouts};
+use crate::switch::find_words;
+use crate::transport::{Command, Output};
+
+/// One generation on a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Generation {
+    /// Its number.
+    pub number: u64,
+    /// Its closure (`<digest>-<host>-system`).
+    pub closure: String,
+    /// Whether it is the one `system` names.
+    pub current: bool,
+    /// Activated once but reverted (failed activation, health check or confirmation).
+    pub reverted: bool,
+    /// Who deployed it, when, from which revision (absent if the record is unreadable).
+    pub provenance: Option<Provenance>,
+}
+
+/// Everything `generations` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Generations {
+    /// Ascending by number.
+    pub generations: Vec<Generation>,
+    /// The generation `system` names.
+    pub current: Option<u64>,
+    /// An activation in flight (or interrupted), towards this generation.
+    pub pending: Option<u64>,
+}
+
+fn run_once(
+    node: &Node,
+    op: Op,
+    args: &[String],
+    timeouts: &Timeouts,
+) -> Result<Output, DeployError> {
+    let mut transport = node.connector.connect()?;
+    let command = Command::new(argv(op, &node.root, args), timeouts.idle, timeouts.idle);
+    Ok(transport.run(&command)?)
+}
+
+fn check(step: Step, out: Output) -> Result<Output, DeployError> {
+    if out.success() {
+        return Ok(out);
+    }
+    Err(DeployError::Node {
+        step,
+        status: out.status.map_or(-1, i64::from),
+        detail: crate::session::last_words(&out.lines(), &out),
+    })
+}
+
+/// Lists the node's generations (takes no lock; read-only).
+pub fn generations(node: &Node, timeouts: &Timeouts) -> Result<Generations, DeployError> {
+    let out = check(Step::Lock, run_once(node, Op::List, &[], timeouts)?)?;
+    parse_list(&out.lines())
+}
+
+fn parse_list(lines: &[String]) -> Result<Generations, DeployError> {
+    let current = find_words(lines, "current")
+        .first()
+        .and_then(|w| w.get(1)?.parse().ok());
+    let pending = find_words(lines, "pending")
+        .first()
+        .and_then(|w| w.get(1)?.parse().ok());
+    let mut generations = Vec::new();
+    for w in find_words(lines, "gen") {
+        let (Some(n), Some(closure), Some(flag)) = (w.get(1), w.get(2), w.get(3)) else {
+            continue;
+        };
+        let Ok(number) = n.parse() else { continue };
+        generations.push(Generation {
+            number,
+            closure: closure.clone(),
+            current: Some(number) == current,
+            reverted: flag == "reverted",
+            provenance: None,
+        });
+    }
+    for line in lines {
+        let Some(rest) = line.strip_prefix("stoa: prov ") else {
+            continue;
+        };
+        let Some((n, json)) = rest.split_once(' ') else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        if let Some(g) = generations.iter_mut().find(|g| g.number == n) {
+            g.provenance = serde_json::from_str(json).ok();
+        }
+    }
+    Ok(Generations {
+        generations,
+        current,
+        pending,
+    })
+}
+
+/// Re-activates a generation already on the node — no sources or local store needed —
+/// under the same lock, timer, health checks and confirmation as a switch.
+pub fn rollback(
+    request: &RollbackRequest,
+    progress: &dyn Progress,
+) -> Result<Outcome, DeployError> {
+    let mut session = NodeSession::open(
+        &request.node,
+        &request.owner,
+        &[],
+        request.force,
+        request.timeouts,
+        progress,
+    )?;
+    let result = rollback_in(&mut session, request);
+    let closed = session.close();
+    let outcome = result?;
+    closed?;
+    Ok(outcome)
+}
+
+fn rollback_in(
+    session: &mut NodeSession<'_>,
+    request: &RollbackRequest,
+) -> Result<Outcome, DeployError> {
+    failpoint(session, request.failpoint, Step::Lock);
+    let idle = session.timeouts.idle;
+    let list = parse_list(&session.run(Step::Lock, Op::List, &[], &[], idle)?.lines())?;
+    let current = list.current;
+    let target = match request.to {
+        Some(n) => list
+            .generations
+            .iter()
+            .find(|g| g.number == n)
+            .ok_or(DeployError::NoSuchGeneration(n))?,
+        None => list
+            .generations
+            .iter()
+            .rev()
+            .find(|g| current.is_none_or(|c| g.number < c) && !g.reverted)
+            .ok_or_else(|| DeployError::Request("no earlier generation to roll back to".into()))?,
+    }
+    .clone();
+    let mut outcome = Outcome {
+        host: session.node.host.clone(),
+        action: Action::NoOp,
+        generation: current,
+        previous: current,
+        sent: Vec::new(),
+        bytes_sent: 0,
+        log: Vec::new(),
+    };
+    if Some(target.number) == current && !session.dirty {
+        return Ok(outcome);
+    }
+    let safety = match &request.safety {
+        Some(s) => s.clone(),
+        None => {
+            let manifest = format!("{}/manifest.json", target.closure);
+            let out = session.run(Step::Lock, Op::Cat, &[manifest], &[], idle)?;
+            Safety::from_manifest(&out.stdout).map_err(DeployError::Request)?
+        }
+    };
+    let done = activate(
+        session,
+        Target::Existing(target.number),
+        &safety,
+        request.failpoint,
+    )?;
+    outcome.action = Action::RolledBack;
+    outcome.generation = Some(done.generation);
+    outcome.previous = done.previous;
+    outcome.log = done.log;
+    Ok(outcome)
+}
+
+/// What node `gc` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeGcReport {
+    /// Generation records dropped.
+    pub dropped: Vec<u64>,
+    /// Store paths deleted.
+    pub deleted: Vec<String>,
+}
+
+/// `stoa gc --on <host> [--keep N]`: keeps the newest `keep` generations (and always the
+/// current one), deletes the older records and every store path no kept generation uses.
+pub fn node_gc(
+    node: &Node,
+    keep: u64,
+    owner: &str,
+    timeouts: Timeouts,
+    progress: &dyn Progress,
+) -> Result<NodeGcReport, DeployError> {
+    let mut session = NodeSession::open(node, owner, &[], false, timeouts, progress)?;
+    let result = session.run(
+        Step::Lock,
+        Op::Gc,
+        &[keep.to_string()],
+        &[],
+        timeouts.activation,
+    );
+    let closed = session.close();
+    let lines = result?.lines();
+    closed?;
+    let mut report = NodeGcReport::default();
+    for w in find_words(&lines, "dropped") {
+        if let Some(n) = w.get(1).and_then(|n| n.parse().ok()) {
+            report.dropped.push(n);
+        }
+    }
+    for w in find_words(&lines, "deleted") {
+        if let Some(p) = w.get(1) {
+            report.deleted.push(p.clone());
+        }
+    }
+    Ok(report)
+}
+
+/// One artifact that differs between the node's current generation and a local closure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactChange {
+    /// Placement key.
+    pub key: String,
+    /// On the node now (`None` = added).
+    pub old: Option<ArtifactLine>,
+    /// In the new closure (`None` = removed).
+    pub new: Option<ArtifactLine>,
+}
+
+/// The data part of `stoa diff <host>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePlan {
+    /// The node's current generation.
+    pub current: Option<Current>,
+    /// Differing artifacts, sorted by key.
+    pub changes: Vec<ArtifactChange>,
+}
+
+/// Compares the local closure `toplevel` with the node's current generation, by key and
+/// store path (read-only; takes no lock).
+pub fn node_plan(
+    store: &Store,
+    node: &Node,
+    toplevel: &StorePath,
+    timeouts: &Timeouts,
+) -> Result<NodePlan, DeployError> {
+    let local = LocalClosure::load(store, toplevel)?;
+    let out = check(Step::Lock, run_once(node, Op::Show, &[], timeouts)?)?;
+    let lines = out.lines();
+    let current = find_words(&lines, "current").first().and_then(|w| {
+        Some(Current {
+            generation: w.get(1)?.parse().ok()?,
+            closure: w.get(2)?.clone(),
+        })
+    });
+    let tsv: String = lines
+        .iter()
+        .filter(|l| !l.starts_with("stoa: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let old = parse_artifacts(&tsv).map_err(|detail| DeployError::Protocol {
+        step: Step::Lock,
+        detail,
+    })?;
+    Ok(NodePlan {
+        current,
+        changes: diff_artifacts(&old, &local.artifacts),
+    })
+}
+
+/// Artifacts whose (key, store path) differ, sorted by key.
+pub fn diff_artifacts(old: &[ArtifactLine], new: &[ArtifactLine]) -> Vec<ArtifactChange> {
+    let mut keys: Vec<&str> = old.iter().chain(new).map(|a| a.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|key| {
+            let o = old.iter().find(|a| a.key == key).cloned();
+            let n = new.iter().find(|a| a.key == key).cloned();
+            let same = matches!((&o, &n), (Some(a), Some(b)) if a.path == b.path);
+            (!same).then(|| ArtifactChange {
+                key: key.to_owned(),
+                old: o,
+                new: n,
+            })
+        })
+        .collect()
+}
+
+/// The bytes of a file in the node's store (`<store path>` or `<closure>/<file>`), e.g. an
+/// old artifact for a unified diff.
+pub fn node_file(node: &Node, path: &str, timeouts: &Timeouts) -> Result<Vec<u8>, DeployError> {
+    Ok(check(
+        Step::Lock,
+        run_once(node, Op::Cat, &[path.to_owned()], timeouts)?,
+    )?
+    .stdout)
+}

@@ -1,0 +1,170 @@
+//! Request and result types of deployment operations.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stoa_store::StorePath;
+
+use crate::events::Failpoint;
+use crate::session::{Node, Timeouts};
+
+/// `deployment.health_checks[i]`: a command run on the node after activation, retried
+/// until it succeeds or `timeout_s` pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// Shown in progress output.
+    pub name: String,
+    /// Argument vector run on the node; exit 0 = healthy.
+    pub command: Vec<String>,
+    /// Seconds before the check counts as failed.
+    #[serde(default = "default_check_timeout")]
+    pub timeout_s: u64,
+}
+
+fn default_check_timeout() -> u64 {
+    60
+}
+
+/// The safety settings of one activation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Safety {
+    /// Run after activation; any failure reverts.
+    pub health_checks: Vec<HealthCheck>,
+    /// Dead-man timer: without confirmation by then, the node reverts by itself.
+    pub confirm_timeout: Duration,
+}
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety {
+            health_checks: Vec::new(),
+            confirm_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Safety {
+    /// Reads `deployment.health_checks` and `deployment.confirm_timeout_s` of a closure's
+    /// `manifest.json`; missing fields take their defaults.
+    pub fn from_manifest(json: &[u8]) -> Result<Safety, String> {
+        #[derive(Deserialize)]
+        struct Manifest {
+            #[serde(default)]
+            deployment: Deployment,
+        }
+        #[derive(Deserialize, Default)]
+        struct Deployment {
+            #[serde(default)]
+            health_checks: Vec<HealthCheck>,
+            #[serde(default)]
+            confirm_timeout_s: Option<u64>,
+        }
+        let m: Manifest =
+            serde_json::from_slice(json).map_err(|e| format!("manifest.json: {e}"))?;
+        Ok(Safety {
+            health_checks: m.deployment.health_checks,
+            confirm_timeout: Duration::from_secs(m.deployment.confirm_timeout_s.unwrap_or(120)),
+        })
+    }
+}
+
+/// Who deployed what, when: kept beside a generation (`system-<N>.json`), never hashed.
+/// The CLI fills it in (libraries read no clock or environment).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Provenance {
+    /// RFC 3339 time of the switch.
+    pub time: String,
+    /// Deploying user (`user@machine`).
+    pub user: String,
+    /// Git revision of the project when its tree was clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_revision: Option<String>,
+    /// `stoa <version>`.
+    #[serde(default)]
+    pub tool: String,
+    /// The closure deployed (filled in by the deployer).
+    #[serde(default)]
+    pub closure: String,
+}
+
+/// Switch for real, or only ask the node's `activate dry` what would change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Copy, record, flip, activate, check, confirm.
+    Switch,
+    /// Copy the closure and print `activate dry`; record and change nothing.
+    DryActivate,
+}
+
+/// Everything one host's switch needs; the CLI builds it, the library does the rest.
+#[derive(Debug, Clone)]
+pub struct SwitchRequest {
+    /// Where.
+    pub node: Node,
+    /// The closure to deploy (in the local store).
+    pub toplevel: StorePath,
+    /// Switch or dry activation.
+    pub mode: Mode,
+    /// Health checks and confirm timeout; `None` = from the closure's `manifest.json`.
+    pub safety: Option<Safety>,
+    /// Recorded beside the new generation.
+    pub provenance: Provenance,
+    /// Discard an interrupted activation whose revert failed.
+    pub force: bool,
+    /// Time limits.
+    pub timeouts: Timeouts,
+    /// Crash-safety tests only.
+    pub failpoint: Option<Failpoint>,
+}
+
+/// `rollback [--to N]`.
+#[derive(Debug, Clone)]
+pub struct RollbackRequest {
+    /// Where.
+    pub node: Node,
+    /// Target generation; `None` = the newest older one that was not reverted.
+    pub to: Option<u64>,
+    /// `None` = from the target closure's `manifest.json` on the node.
+    pub safety: Option<Safety>,
+    /// Who rolls back (kept only in the lock file while it runs).
+    pub owner: String,
+    /// Discard an interrupted activation whose revert failed.
+    pub force: bool,
+    /// Time limits.
+    pub timeouts: Timeouts,
+    /// Crash-safety tests only.
+    pub failpoint: Option<Failpoint>,
+}
+
+/// What happened on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The node already ran this closure: nothing sent, nothing run.
+    NoOp,
+    /// A new generation was activated and confirmed.
+    Switched,
+    /// `activate dry` ran; nothing changed.
+    DryRun,
+    /// An existing generation was re-activated and confirmed.
+    RolledBack,
+}
+
+/// The result of a successful operation on one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Host name.
+    pub host: String,
+    /// What happened.
+    pub action: Action,
+    /// The generation `system` names now.
+    pub generation: Option<u64>,
+    /// The one it named before.
+    pub previous: Option<u64>,
+    /// Store paths sent.
+    pub sent: Vec<StorePath>,
+    /// Bytes of stdin handed to the node (the tar stream).
+    pub bytes_sent: u64,
+    /// Output of `activate` (and of `activate dry`).
+    pub log: Vec<String>,
+}

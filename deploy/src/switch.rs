@@ -1,0 +1,251 @@
+//! `switch`: one host ([`switch`]) or many in parallel ([`switch_many`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use stoa_store::Store;
+
+use crate::activation::{activate, failpoint, Target};
+use crate::closure::LocalClosure;
+use crate::error::DeployError;
+use crate::events::{Event, Progress, Step};
+use crate::node::{protocol_lines, Op};
+use crate::request::{Action, Mode, Outcome, Safety, SwitchRequest};
+use crate::session::NodeSession;
+
+/// Switches one host: lock, copy what is missing, record, flip, activate, check, confirm;
+/// reverts on failure. See DESIGN.md section 6.
+pub fn switch(
+    store: &Store,
+    request: &SwitchRequest,
+    progress: &dyn Progress,
+) -> Result<Outcome, DeployError> {
+    let (closure, session) = open(store, request, progress)?;
+    finish(store, request, closure, session)
+}
+
+fn open<'p>(
+    store: &Store,
+    request: &SwitchRequest,
+    progress: &'p dyn Progress,
+) -> Result<(LocalClosure, NodeSession<'p>), DeployError> {
+    let closure = LocalClosure::load(store, &request.toplevel)?;
+    let owner = format!(
+        "{} switching to {}",
+        request.provenance.user, request.toplevel
+    );
+    let session = NodeSession::open(
+        &request.node,
+        &owner,
+        &closure.paths,
+        request.force,
+        request.timeouts,
+        progress,
+    )?;
+    Ok((closure, session))
+}
+
+fn finish(
+    store: &Store,
+    request: &SwitchRequest,
+    closure: LocalClosure,
+    mut session: NodeSession<'_>,
+) -> Result<Outcome, DeployError> {
+    let result = run(store, request, &closure, &mut session);
+    let closed = session.close();
+    let outcome = result?;
+    closed?;
+    Ok(outcome)
+}
+
+fn run(
+    store: &Store,
+    request: &SwitchRequest,
+    closure: &LocalClosure,
+    session: &mut NodeSession<'_>,
+) -> Result<Outcome, DeployError> {
+    let host = request.node.host.clone();
+    let name = closure.toplevel.to_string();
+    let previous = session.current.as_ref().map(|c| c.generation);
+    let mut outcome = Outcome {
+        host: host.clone(),
+        action: Action::NoOp,
+        generation: previous,
+        previous,
+        sent: Vec::new(),
+        bytes_sent: 0,
+        log: Vec::new(),
+    };
+    failpoint(session, request.failpoint, Step::Lock);
+    let current = session.current.as_ref().map(|c| c.closure.as_str());
+    if request.mode == Mode::Switch && current == Some(name.as_str()) && !session.dirty {
+        return Ok(outcome);
+    }
+
+    session.progress.event(&host, Event::Step(Step::Transfer));
+    if !session.missing.is_empty() {
+        let missing = session.missing.clone();
+        let tar = closure.pack(store, &missing)?;
+        let mut args = vec![format!(
+            "{}-{}",
+            std::process::id(),
+            closure.toplevel.digest()
+        )];
+        args.extend(missing.iter().map(ToString::to_string));
+        let before = session.transport.bytes_sent();
+        session.run(
+            Step::Transfer,
+            Op::Receive,
+            &args,
+            &tar,
+            session.timeouts.activation,
+        )?;
+        outcome.bytes_sent = session.transport.bytes_sent() - before;
+        outcome.sent = missing;
+        session.progress.event(
+            &host,
+            Event::Sent {
+                paths: outcome.sent.clone(),
+                bytes: outcome.bytes_sent,
+            },
+        );
+    }
+    failpoint(session, request.failpoint, Step::Transfer);
+
+    if request.mode == Mode::DryActivate {
+        let out = session.run_raw(Op::Dry, &[name], &[], session.timeouts.activation)?;
+        outcome.log = out.lines();
+        for line in &outcome.log {
+            session
+                .progress
+                .event(&host, Event::Activation(line.clone()));
+        }
+        if !out.success() {
+            return Err(DeployError::Node {
+                step: Step::Activate,
+                status: out.status.map_or(-1, i64::from),
+                detail: crate::session::last_words(&outcome.log, &out),
+            });
+        }
+        outcome.action = Action::DryRun;
+        return Ok(outcome);
+    }
+
+    let safety = match &request.safety {
+        Some(s) => s.clone(),
+        None => manifest_safety(store, closure)?,
+    };
+    let mut provenance = request.provenance.clone();
+    provenance.closure = name.clone();
+    let provenance =
+        serde_json::to_string(&provenance).map_err(|e| DeployError::Request(e.to_string()))?;
+    let done = activate(
+        session,
+        Target::New {
+            closure: &name,
+            provenance: &provenance,
+        },
+        &safety,
+        request.failpoint,
+    )?;
+    outcome.action = Action::Switched;
+    outcome.generation = Some(done.generation);
+    outcome.previous = done.previous;
+    outcome.log = done.log;
+    Ok(outcome)
+}
+
+fn manifest_safety(store: &Store, closure: &LocalClosure) -> Result<Safety, DeployError> {
+    let path = store.path_of(&closure.toplevel).join("manifest.json");
+    let bad = |problem: String| DeployError::Closure {
+        toplevel: closure.toplevel.clone(),
+        problem,
+    };
+    let bytes =
+        std::fs::read(&path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    Safety::from_manifest(&bytes).map_err(bad)
+}
+
+/// An opened host waiting for its turn.
+type Slot<'p> = Mutex<Option<(LocalClosure, NodeSession<'p>)>>;
+
+/// Runs `f` over `items` on at most `parallel` threads; results in input order.
+pub(crate) fn bounded<T: Sync, R: Send>(
+    items: &[T],
+    parallel: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Switches many hosts, at most `parallel` at a time. First every node is connected,
+/// locked and asked what it lacks; if any is unreachable or locked, nothing is copied
+/// anywhere and every such node is reported (the others get [`DeployError::NotStarted`]).
+/// Then each host runs on its own: one host's failure does not stop the others.
+pub fn switch_many(
+    store: &Store,
+    requests: &[SwitchRequest],
+    parallel: usize,
+    progress: &dyn Progress,
+) -> Vec<Result<Outcome, DeployError>> {
+    let opened = bounded(requests, parallel, |r| open(store, r, progress));
+    let unreachable: Vec<&str> = requests
+        .iter()
+        .zip(&opened)
+        .filter(|(_, o)| o.is_err())
+        .map(|(r, _)| r.node.host.as_str())
+        .collect();
+    if !unreachable.is_empty() {
+        let message = format!(
+            "not started: {} unreachable or locked",
+            unreachable.join(", ")
+        );
+        return opened
+            .into_iter()
+            .map(|o| match o {
+                Err(e) => Err(e),
+                Ok((_, session)) => {
+                    let _ = session.close();
+                    Err(DeployError::NotStarted(message.clone()))
+                }
+            })
+            .collect();
+    }
+    let work: Vec<(usize, Slot<'_>)> = opened
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| (i, Mutex::new(o.ok())))
+        .collect();
+    bounded(&work, parallel, |(i, slot)| {
+        let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match taken {
+            Some((closure, session)) => finish(store, &requests[*i], closure, session),
+            None => Err(DeployError::NotStarted("session lost".into())),
+        }
+    })
+}
+
+/// Reads the `stoa: …` words of `lines` whose first word is `key`.
+pub(crate) fn find_words(lines: &[String], key: &str) -> Vec<Vec<String>> {
+    protocol_lines(lines)
+        .into_iter()
+        .filter(|w| w.first().map(String::as_str) == Some(key))
+        .collect()
+}
