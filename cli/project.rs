@@ -1,7 +1,7 @@
 //! Finding the project root (`stoa.toml`), reading its settings, listing
 //! hosts and setting up the evaluator.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use stoa_lang::{Evaluator, Limits, Project as LangProject};
@@ -68,15 +68,6 @@ pub struct Project {
 pub const TOOL_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("STOA_BUILD_ID"));
 
 impl Project {
-    /// [`Project::open`] with only a start directory (no `--store`).
-    pub fn open_dir(ui: &Ui, dir: Option<&Path>) -> Result<Project, CliError> {
-        let g = Global {
-            dir: dir.map(Path::to_path_buf),
-            store: None,
-        };
-        Project::open(ui, &g)
-    }
-
     /// Finds `stoa.toml` in `start` (or the working directory) or above.
     pub fn open(ui: &Ui, g: &Global) -> Result<Project, CliError> {
         let start = match g.dir.as_deref() {

@@ -301,7 +301,24 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     }
     let progress = Lines { quiet: args.json };
     let results = stoa_deploy::switch_many(&store, &requests, args.parallel, &progress);
+    record_generations(ui, &store, &requests, &results);
     report(ui, &requests, &results, args.json)
+}
+
+/// Roots every generation now on a node in the local store
+/// (`gen-<host>-<N>`), so `stoa gc` keeps what nodes run; `stoa gc --on`
+/// drops the roots of the generations it removes.
+fn record_generations(ui: &Ui, store: &stoa_store::Store, requests: &[SwitchRequest], results: &[Result<Outcome, DeployError>]) {
+    for (r, res) in requests.iter().zip(results) {
+        let Ok(Outcome { generation: Some(n), .. }) = res else { continue };
+        let name = format!("gen-{}-{n}", r.node.host);
+        let rooted = stoa_store::StoreName::new(name.as_str())
+            .map_err(|e| e.to_string())
+            .and_then(|root| store.set_root(&root, std::slice::from_ref(&r.toplevel)).map_err(|e| e.to_string()));
+        if let Err(e) = rooted {
+            ui.status(&format!("{}: could not record generation {n} locally: {e}", r.node.host));
+        }
+    }
 }
 
 fn confirm(ui: &Ui, requests: &[SwitchRequest]) -> Result<bool, CliError> {
