@@ -6,22 +6,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rhai::{Dynamic, Engine, FnPtr, Scope, AST};
+use rhai::{Dynamic, Engine, FnPtr, Scope};
 use serde_json::Value;
 
 use crate::diag::{Code, Diagnostic, Label};
 use crate::engine::{self, Limits};
 use crate::keys;
 use crate::loader::{self, Loader, Parsed, Resolver};
-use crate::merge::{changed_paths, Def, MergeError, Merger, Site};
-use crate::options::{add_tree, Duplicate};
+use crate::merge::Site;
+use crate::options::add_tree;
+use crate::report::{check_defaults, duplicate_diag, resolve_site, shape};
 use crate::rhai_error::{from_eval, from_parse, label_at};
 use crate::suggest::did_you_mean;
-use crate::types::{OptionDecl, OptionNode, OptionTree};
-use crate::value::{from_json, Prio, RawSite};
-
-/// Rounds of the fixpoint before giving up.
-const MAX_ROUNDS: usize = 24;
+use crate::types::OptionTree;
 
 /// Where the sources of a project are.
 #[derive(Clone, Debug)]
@@ -83,31 +80,13 @@ impl HostEval {
 
     /// The site where option `path` is declared, when it is a plain option.
     pub fn declaration(&self, path: &str, text: &str) -> Option<Label> {
-        let decl = self.options.flatten().into_iter().find(|(p, _)| p == path)?.1;
+        let decl = self
+            .options
+            .flatten()
+            .into_iter()
+            .find(|(p, _)| p == path)?
+            .1;
         resolve_site(&Site::Raw(decl.site.clone()), &self.provenance.parsed, text)
-    }
-}
-
-fn resolve_site(site: &Site, parsed: &BTreeMap<String, Arc<Parsed>>, text: &str) -> Option<Label> {
-    let at = |file: &str, pos: rhai::Position| -> Option<Label> {
-        let p = parsed.get(file)?;
-        let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
-        Some(Label {
-            span: p.file.span_at(line, col),
-            file: p.file.clone(),
-            text: text.to_string(),
-        })
-    };
-    match site {
-        Site::Raw(r) if r.is_known() => at(&r.source, rhai::Position::new(r.line as u16, r.column as u16)),
-        Site::Raw(_) => None,
-        Site::Key { file, path } => {
-            let p = parsed.get(file.as_str())?;
-            let ast = p.ast.as_ref().ok()?;
-            let idx = p.keys.get_or_init(|| keys::index(ast));
-            let pos = keys::locate(idx, path).or_else(|| keys::locate(idx, &[]))?;
-            at(file, pos)
-        }
     }
 }
 
@@ -119,11 +98,11 @@ pub struct Evaluator {
     limits: Limits,
 }
 
-struct ModuleEval {
-    parsed: Arc<Parsed>,
-    options: Option<OptionTree>,
-    config: Option<Dynamic>,
-    function: Option<FnPtr>,
+pub(crate) struct ModuleEval {
+    pub(crate) parsed: Arc<Parsed>,
+    pub(crate) options: Option<OptionTree>,
+    pub(crate) config: Option<Dynamic>,
+    pub(crate) function: Option<FnPtr>,
 }
 
 impl Evaluator {
@@ -250,7 +229,9 @@ impl Evaluator {
         let mut config = None;
         let mut sites = BTreeMap::new();
         if !blocking {
-            if let Some((c, s)) = self.fixpoint(&tree, &modules, &mut diags) {
+            if let Some((c, s)) =
+                crate::fixpoint::fixpoint(&self.engine, &tree, &modules, &mut diags)
+            {
                 config = Some(c);
                 sites = s;
             }
@@ -284,13 +265,16 @@ impl Evaluator {
             inputs: record.reads,
             provenance: Provenance {
                 sites,
-                parsed: modules.iter().map(|m| (m.parsed.file.name().to_string(), m.parsed.clone())).collect(),
+                parsed: modules
+                    .iter()
+                    .map(|m| (m.parsed.file.name().to_string(), m.parsed.clone()))
+                    .collect(),
             },
         }
     }
 
     fn loader_root(&self) -> PathBuf {
-        self.loader.root().to_path_buf()
+        self.loader.root_path().to_path_buf()
     }
 
     /// Loads and evaluates a module and, first, the modules it imports.
@@ -455,304 +439,4 @@ impl Evaluator {
         }
         out.push(m);
     }
-
-    fn fixpoint(
-        &self,
-        tree: &OptionTree,
-        modules: &[ModuleEval],
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<(Value, BTreeMap<String, Site>)> {
-        let statics: Vec<Def> = modules
-            .iter()
-            .filter_map(|m| {
-                m.config.as_ref().map(|c| Def {
-                    value: c.clone(),
-                    prio: Prio::Normal,
-                    order: 0,
-                    site: Site::Key {
-                        file: m.parsed.file.name().into(),
-                        path: Vec::new(),
-                    },
-                })
-            })
-            .collect();
-        let fns: Vec<(&ModuleEval, &FnPtr)> = modules
-            .iter()
-            .filter_map(|m| m.function.as_ref().map(|f| (m, f)))
-            .collect();
-        let mut results: Vec<Option<Dynamic>> = vec![None; fns.len()];
-        let mut errors: Vec<Option<Diagnostic>> = vec![None; fns.len()];
-        let mut prev: Option<Value> = None;
-        for round in 0..=MAX_ROUNDS {
-            // Definitions in module order (imports before the importer),
-            // whether a module's `config` is a map or a function.
-            let mut defs = Vec::new();
-            let (mut st, mut fr) = (statics.iter(), results.iter());
-            for m in modules {
-                if m.config.is_some() {
-                    defs.extend(st.next().cloned());
-                } else if m.function.is_some() {
-                    if let Some(v) = fr.next().cloned().flatten() {
-                        defs.push(Def {
-                            value: v,
-                            prio: Prio::Normal,
-                            order: 0,
-                            site: Site::Key {
-                                file: m.parsed.file.name().into(),
-                                path: Vec::new(),
-                            },
-                        });
-                    }
-                }
-            }
-            let mut merger = Merger { record: true, ..Merger::default() };
-            let cfg = merger.tree(tree, defs, "");
-            let fatal = errors
-                .iter()
-                .flatten()
-                .any(|d| matches!(d.code, Code::Limit | Code::Timeout));
-            if fns.is_empty() || prev.as_ref() == Some(&cfg) || fatal {
-                diags.extend(errors.into_iter().flatten());
-                if !fatal {
-                    diags.extend(merger.errors.iter().map(|e| merge_diag(e, modules)));
-                }
-                return Some((cfg, merger.sites));
-            }
-            if round == MAX_ROUNDS {
-                let mut changed = Vec::new();
-                if let Some(p) = &prev {
-                    changed_paths(p, &cfg, "", &mut changed);
-                }
-                changed.truncate(8);
-                diags.push(
-                    Diagnostic::new(
-                        Code::NoFixpoint,
-                        format!("the configuration does not settle after {MAX_ROUNDS} rounds; still changing: {}", changed.join(", ")),
-                    )
-                    .with_help("a config function keeps changing a value it reads, e.g. x = cfg.x + 1"),
-                );
-                return None;
-            }
-            let cfg_dyn = from_json(&cfg);
-            let missing = |name: &str| missing_option(tree, &cfg, name);
-            for (i, (m, f)) in fns.iter().enumerate() {
-                match call(&self.engine, m, f, cfg_dyn.clone()) {
-                    Ok(v) => {
-                        results[i] = Some(v);
-                        errors[i] = None;
-                    }
-                    Err(e) => {
-                        results[i] = None;
-                        let mut d = from_eval(&e, m.parsed.file.name(), &missing);
-                        if d.labels.is_empty() {
-                            // Limits and timeouts inside the function carry no
-                            // position: point at the module's `config`.
-                            let site = Site::Key {
-                                file: m.parsed.file.name().into(),
-                                path: Vec::new(),
-                            };
-                            d.labels
-                                .extend(site_label(&site, modules, "in this config function"));
-                        }
-                        errors[i] = Some(d);
-                    }
-                }
-            }
-            prev = Some(cfg);
-        }
-        None
-    }
-}
-
-impl Loader {
-    fn root(&self) -> &std::path::Path {
-        self.root_path()
-    }
-}
-
-fn call(
-    engine: &Engine,
-    m: &ModuleEval,
-    f: &FnPtr,
-    cfg: Dynamic,
-) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-    let ast = m.parsed.call_ast.get_or_init(|| {
-        let Ok(full) = &m.parsed.ast else {
-            return Arc::new(AST::empty());
-        };
-        let imports: Vec<rhai::Stmt> = full
-            .statements()
-            .iter()
-            .filter(|s| matches!(s, rhai::Stmt::Import(..)))
-            .cloned()
-            .collect();
-        let mut a = AST::new(imports, full.shared_lib().clone());
-        a.set_source(m.parsed.file.name());
-        Arc::new(a)
-    });
-    let mut args: Vec<Dynamic> = f.curry().to_vec();
-    args.push(cfg);
-    let mut opts = rhai::CallFnOptions::new();
-    opts.eval_ast = true;
-    opts.rewind_scope = true;
-    let out = loader::with_stack(m.parsed.file.name(), || {
-        engine.call_fn_with_options::<Dynamic>(opts, &mut Scope::new(), ast, f.fn_name(), args)
-    })?;
-    if !out.is_map() {
-        return Err(crate::loader::Fault::error(
-            Code::ModuleShape,
-            format!(
-                "the config function returned {}, not a map",
-                crate::types::describe_value(&out)
-            ),
-            None,
-            rhai::Position::NONE,
-        ));
-    }
-    Ok(out)
-}
-
-/// The declared option named `name` that has no value in `cfg`, if unique.
-fn missing_option(tree: &OptionTree, cfg: &Value, name: &str) -> Option<String> {
-    let mut found = Vec::new();
-    for (path, _) in tree.flatten() {
-        if path.contains('<') || path.contains('*') || path.rsplit('.').next() != Some(name) {
-            continue;
-        }
-        let mut v = Some(cfg);
-        for seg in path.split('.') {
-            v = v.and_then(|x| x.get(seg));
-        }
-        if v.is_none() {
-            found.push(path);
-        }
-    }
-    (found.len() == 1).then(|| found.remove(0))
-}
-
-fn shape(display: &str, message: &str, label: Option<Label>) -> Diagnostic {
-    let message = match label {
-        Some(_) => message.to_string(),
-        None => format!("{display}: {message}"),
-    };
-    Diagnostic::new(Code::ModuleShape, message).with_label(label)
-}
-
-fn decl_label(decl: &OptionDecl, text: &str) -> Option<Label> {
-    raw_label(&decl.site, text)
-}
-
-fn raw_label(site: &RawSite, text: &str) -> Option<Label> {
-    if !site.is_known() {
-        return None;
-    }
-    let pos = rhai::Position::new(site.line as u16, site.column as u16);
-    label_at(&site.source, pos, text)
-}
-
-fn duplicate_diag(d: &Duplicate) -> Diagnostic {
-    let mut diag = Diagnostic::new(
-        Code::DuplicateOption,
-        format!("option `{}` is declared twice", d.path),
-    )
-    .with_help("declare each option once; other modules can define its value");
-    if let Some(s) = &d.second {
-        diag = diag.with_label(decl_label(s, "declared again here"));
-    }
-    if let Some(f) = &d.first {
-        diag = diag.with_label(decl_label(f, "first declared here"));
-    }
-    if d.first.is_none() || d.second.is_none() {
-        diag.message = format!(
-            "`{}` is declared both as an option and as a namespace of options",
-            d.path
-        );
-    }
-    diag
-}
-
-fn check_defaults(tree: &OptionTree, diags: &mut Vec<Diagnostic>) {
-    for (path, decl) in tree.flatten() {
-        if decl.default.is_none() {
-            continue;
-        }
-        let mut m = Merger::default();
-        m.option(&decl, Vec::new(), &path);
-        if let Some(e) = m.errors.first() {
-            let msg = match e {
-                MergeError::Type { message, .. } => message.clone(),
-                other => format!("{other:?}"),
-            };
-            diags.push(
-                Diagnostic::new(
-                    Code::BadDeclaration,
-                    format!("the default of option `{path}` does not fit its type: {msg}"),
-                )
-                .with_label(decl_label(&decl, "declared here")),
-            );
-        }
-    }
-}
-
-fn site_label(site: &Site, modules: &[ModuleEval], text: &str) -> Option<Label> {
-    match site {
-        Site::Raw(r) => raw_label(r, text),
-        Site::Key { file, path } => {
-            let m = modules
-                .iter()
-                .find(|m| m.parsed.file.name() == file.as_str())?;
-            let ast = m.parsed.ast.as_ref().ok()?;
-            let idx = m.parsed.keys.get_or_init(|| keys::index(ast));
-            let pos = keys::locate(idx, path).or_else(|| keys::locate(idx, &[]))?;
-            label_at(file, pos, text)
-        }
-    }
-}
-
-fn merge_diag(e: &MergeError, modules: &[ModuleEval]) -> Diagnostic {
-    match e {
-        MergeError::Conflict {
-            path,
-            first,
-            second,
-        } => Diagnostic::new(
-            Code::Conflict,
-            format!(
-                "option `{path}` has conflicting definitions: {} and {}",
-                first.1, second.1
-            ),
-        )
-        .with_label(site_label(
-            &second.0,
-            modules,
-            &format!("defined as {} here", second.1),
-        ))
-        .with_label(site_label(
-            &first.0,
-            modules,
-            &format!("and as {} here", first.1),
-        ))
-        .with_help("make them agree, or give one priority with force(...) or default(...)"),
-        MergeError::Type { site, message, .. } => Diagnostic::new(Code::Type, message.clone())
-            .with_label(site_label(site, modules, "defined here")),
-        MergeError::Undeclared {
-            path,
-            site,
-            suggestion,
-        } => {
-            let d = Diagnostic::new(Code::Undeclared, format!("option `{path}` does not exist"))
-                .with_label(site_label(site, modules, "defined here"));
-            match suggestion {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => {
-                    d.with_help("declare it under `options` in a module, or check `stoa options`")
-                }
-            }
-        }
-    }
-}
-
-/// Returns whether `node` is a leaf (used by documentation listings).
-pub fn is_leaf(node: &OptionNode) -> bool {
-    matches!(node, OptionNode::Leaf(_))
 }

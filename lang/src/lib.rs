@@ -19,10 +19,12 @@
 mod diag;
 mod engine;
 mod eval;
+mod fixpoint;
 mod keys;
 mod loader;
 mod merge;
 mod options;
+mod report;
 mod rhai_error;
 mod source;
 mod suggest;
@@ -31,7 +33,7 @@ mod value;
 
 pub use diag::{Code, Diagnostic, Label, Report};
 pub use engine::Limits;
-pub use eval::{is_leaf, Evaluator, HostEval, Project};
+pub use eval::{Evaluator, HostEval, Project};
 pub use source::SourceFile;
 pub use suggest::did_you_mean;
 pub use types::{OptionDecl, OptionNode, OptionTree, OptionType};

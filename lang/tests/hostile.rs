@@ -391,7 +391,8 @@ fn huge_number_of_variables() {
         .map(|i| format!("let v{i} = {i};\n"))
         .collect::<String>()
         + "#{}";
-    hostile(&host(&text), &[Code::Limit]);
+    // Under load the deadline may come first; either way it ends bounded.
+    hostile(&host(&text), &[Code::Limit, Code::Timeout]);
 }
 
 #[test]
