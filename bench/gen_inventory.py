@@ -45,6 +45,7 @@ CT = r'''#{
       let c = cfg.bench.cts[name];
       cts[name] = #{
         vmid: 1000 + i * 100 + c.n,
+        hostname: `h${i}-${name}`,
         template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
         cores: c.cores,
         memory: c.memory,

@@ -56,6 +56,8 @@ enum Command {
     Verify(commands::verify::Args),
     /// Delete store paths that no root reaches.
     Gc(commands::gc::Args),
+    /// (Re)write docs/architecture.md and its SVG from the configuration; --check finds stale ones.
+    Docs(commands::docs::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
 }
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Switch(a) => commands::switch::run(&ui, &g, a),
         Command::Rollback(a) => commands::rollback::run(&ui, &g, a),
         Command::Generations(a) => commands::generations::run(&ui, &g, a),
+        Command::Docs(a) => commands::docs::run(&ui, &g, a),
         Command::Completions(a) => commands::completions::run::<Cli>(a),
     };
     match result {

@@ -4,6 +4,7 @@ pub mod build;
 pub mod check;
 pub mod completions;
 pub mod diff;
+pub mod docs;
 pub mod eval;
 pub mod gc;
 pub mod generations;

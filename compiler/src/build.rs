@@ -197,10 +197,14 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         });
     }
     for c in &clashes {
-        let names: Vec<String> = c.uses.iter().map(|u| format!("{} ({})", u.host, u.path)).collect();
+        let mut names: Vec<String> = c.uses.iter().take(6).map(|u| format!("{} ({})", u.host, u.path)).collect();
+        if c.uses.len() > 6 {
+            names.push(format!("and {} more", c.uses.len() - 6));
+        }
         let labels = c
             .uses
             .iter()
+            .take(6)
             .filter_map(|u| locate(&states, &u.host, &u.path, &format!("{} {} on {}", c.what, c.value, u.host)))
             .collect();
         for u in &c.uses {

@@ -13,6 +13,10 @@
 //! | `networking.nameservers` | `/etc/resolv.conf` | [`render::resolv`] |
 //! | `files."<path>"` | that file | [`render::files`] |
 //!
+//! Secret values never enter this crate: configurations hold references
+//! (`{"$secret": "<name>"}`) and artifacts that need values are templates
+//! with a [`secrets::Fill`], completed on the node at activation.
+//!
 //! Everything here is a pure function of its arguments: no clock, no
 //! environment, no file system, no printing, ordered maps only. Errors are
 //! collected, never just the first, and each names its option path.
@@ -26,12 +30,14 @@ pub mod build;
 pub mod cache;
 pub mod closure;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod inventory;
 pub mod names;
 pub mod plan;
 pub mod problem;
 pub mod render;
+pub mod secrets;
 pub mod validate;
 
 #[cfg(test)]
