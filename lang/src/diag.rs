@@ -42,11 +42,13 @@ pub enum Code {
     Forbidden,
     /// A malformed option declaration.
     BadDeclaration,
+    /// `secret(name)` with a name that is not a valid secret name.
+    SecretName,
 }
 
 impl Code {
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::Parse,
         Code::Script,
         Code::Undeclared,
@@ -63,6 +65,7 @@ impl Code {
         Code::Timeout,
         Code::Forbidden,
         Code::BadDeclaration,
+        Code::SecretName,
     ];
 
     /// The rendered code, e.g. `stoa::lang::conflict`.
@@ -84,6 +87,7 @@ impl Code {
             Code::Timeout => "stoa::lang::timeout",
             Code::Forbidden => "stoa::lang::forbidden",
             Code::BadDeclaration => "stoa::lang::bad-declaration",
+            Code::SecretName => "stoa::lang::secret-name",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The sandboxed Rhai engine: packages, limits, deadline and the functions
 //! modules use (`option`, `types::*`, `force`, `default`, `when`, `before`,
-//! `after`).
+//! `after`, `secret`).
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Module, NativeCallContext, Position, 
 
 use crate::options::parse_tree;
 use crate::types::{OptionDecl, OptionType};
-use crate::value::{to_json, Prio, RawSite, Wrap, Wrapped};
+use crate::value::{is_secret_name, to_json, Prio, RawSite, SecretRef, Wrap, Wrapped};
 
 /// Resource limits of one evaluation. Every limit is set explicitly so that
 /// debug and release builds behave the same.
@@ -121,7 +121,9 @@ pub(crate) fn build(limits: &Limits) -> Engine {
     e.register_type_with_name::<OptionType>("type");
     e.register_type_with_name::<Arc<OptionDecl>>("option");
     e.register_type_with_name::<Wrapped>("definition");
+    e.register_type_with_name::<SecretRef>("secret");
     register_definition_fns(&mut e);
+    register_secret_fns(&mut e);
     e.register_static_module("types", types_module().into());
     e
 }
@@ -163,6 +165,71 @@ fn register_definition_fns(e: &mut Engine) {
     );
 }
 
+/// `secret(name)` makes a reference, never a value. A reference cannot turn
+/// into a string (concatenation, interpolation, `to_string`): that would
+/// put the name where the value belongs, silently.
+fn register_secret_fns(e: &mut Engine) {
+    e.register_fn("secret", |ctx: NativeCallContext, name: &str| {
+        if !is_secret_name(name) {
+            return Err(crate::loader::Fault::error(
+                crate::diag::Code::SecretName,
+                format!("`{name}` is not a valid secret name"),
+                Some(
+                    "secret names are lower-case letters, digits, `.`, `_`, `-` and `/` between segments, like \"netbox/db-password\""
+                        .into(),
+                ),
+                ctx.call_position(),
+            ));
+        }
+        crate::loader::record_secret(name, site(&ctx));
+        Ok(SecretRef { name: name.into() })
+    });
+    e.register_fn("name", |r: &mut SecretRef| r.name.clone());
+    let refuse = |ctx: NativeCallContext,
+                  r: &mut SecretRef|
+     -> Result<String, Box<EvalAltResult>> {
+        Err(crate::loader::Fault::error(
+            crate::diag::Code::Script,
+            format!(
+                "secret(\"{}\") is a reference, not a string: it cannot be joined with text",
+                r.name
+            ),
+            Some(
+                "use the reference itself where the value goes (an option of type secret, a compose environment value, files.<path>.secret), or a template: files.<path>.template = [\"text\", secret(\"name\"), \"text\"]"
+                    .into(),
+            ),
+            ctx.call_position(),
+        ))
+    };
+    // String interpolation calls `to_string` and swallows its errors: the
+    // text is marked instead, and refused wherever a string is used.
+    e.register_fn("to_string", |r: &mut SecretRef| secret_marker(&r.name));
+    e.register_fn("to_debug", |r: &mut SecretRef| secret_marker(&r.name));
+    e.register_fn(
+        "+",
+        move |ctx: NativeCallContext, _s: &str, r: SecretRef| {
+            let mut r = r;
+            refuse(ctx, &mut r)
+        },
+    );
+    e.register_fn(
+        "+",
+        move |ctx: NativeCallContext, r: SecretRef, _s: &str| {
+            let mut r = r;
+            refuse(ctx, &mut r)
+        },
+    );
+    e.register_fn("==", |a: SecretRef, b: SecretRef| a == b);
+    e.register_fn("!=", |a: SecretRef, b: SecretRef| a != b);
+}
+
+/// The text a secret reference turns into where Rhai forces a string
+/// (interpolation): marked with NULs so that [`crate::value::to_json`] and
+/// the string types refuse it.
+fn secret_marker(name: &str) -> String {
+    format!("{}{name}\")\u{0}", crate::value::SECRET_MARKER)
+}
+
 /// A malformed declaration (`option(...)`, `types::...`): `bad-declaration`.
 fn declaration_error(msg: String, pos: Position) -> Box<EvalAltResult> {
     crate::loader::Fault::error(crate::diag::Code::BadDeclaration, msg, None, pos)
@@ -180,10 +247,12 @@ fn declare(
         description: None,
         example: None,
         site: site(ctx),
+        script_default: None,
     };
     for (k, v) in meta {
         match k.as_str() {
             "default" => {
+                decl.script_default = Some(crate::types::ScriptValue(v.clone()));
                 decl.default =
                     Some(to_json(&v).map_err(|m| {
                         declaration_error(format!("option(): the default is {m}"), pos)
@@ -235,6 +304,7 @@ fn types_module() -> Module {
     m.set_var("mac", OptionType::Mac);
     m.set_var("path", OptionType::Path);
     m.set_var("anything", OptionType::Anything);
+    m.set_var("secret", OptionType::Secret);
     m.set_native_fn("int", |ctx: NativeCallContext, min: i64, max: i64| {
         if min > max {
             return Err(declaration_error(
@@ -275,6 +345,18 @@ fn types_module() -> Module {
     m.set_native_fn("nullable", |t: OptionType| {
         Ok(OptionType::Nullable(Box::new(t)))
     });
+    m.set_native_fn(
+        "either",
+        |ctx: NativeCallContext, a: OptionType, b: OptionType| {
+            if !a.is_scalar() || !b.is_scalar() {
+                return Err(declaration_error(
+                    format!("types::either({a}, {b}): both types must be scalars (not lists, maps, submodules, nullable or anything)"),
+                    ctx.call_position(),
+                ));
+            }
+            Ok(OptionType::Either(Box::new(a), Box::new(b)))
+        },
+    );
     m.set_native_fn("submodule", |ctx: NativeCallContext, opts: rhai::Map| {
         let tree = parse_tree(&opts).map_err(|msg| {
             declaration_error(format!("types::submodule: {msg}"), ctx.call_position())

@@ -51,13 +51,16 @@ pub struct HostEval {
 /// Where each value of a configuration was defined.
 #[derive(Default)]
 struct Provenance {
-    sites: BTreeMap<String, Site>,
+    /// The final definitions; merged again, recording sites, on first use.
+    defs: Vec<crate::merge::Def>,
+    sites: std::sync::OnceLock<BTreeMap<String, Site>>,
     parsed: BTreeMap<String, Arc<Parsed>>,
+    secrets: BTreeMap<String, Vec<crate::value::RawSite>>,
 }
 
 impl std::fmt::Debug for Provenance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Provenance({} sites)", self.sites.len())
+        write!(f, "Provenance({} definitions)", self.defs.len())
     }
 }
 
@@ -66,9 +69,21 @@ impl HostEval {
     /// are not plain names quoted like `files."/etc/x".mode`, list elements
     /// as `net[0]`), or of its nearest parent that has one.
     pub fn locate(&self, path: &str, text: &str) -> Option<Label> {
+        let sites = self.provenance.sites.get_or_init(|| {
+            let mut m = crate::merge::Merger {
+                record: true,
+                ..Default::default()
+            };
+            m.tree(
+                &self.options,
+                self.provenance.defs.clone(),
+                &crate::merge::Path::Root,
+            );
+            m.sites
+        });
         let mut p = path.to_string();
         loop {
-            if let Some(site) = self.provenance.sites.get(&p) {
+            if let Some(site) = sites.get(&p) {
                 if let Some(l) = resolve_site(site, &self.provenance.parsed, text) {
                     return Some(l);
                 }
@@ -88,6 +103,18 @@ impl HostEval {
             .1;
         resolve_site(&Site::Raw(decl.site.clone()), &self.provenance.parsed, text)
     }
+
+    /// Every place `secret(name)` was called during this evaluation, each
+    /// once, labelled `text`. Empty for a name never referenced.
+    pub fn secret_sites(&self, name: &str, text: &str) -> Vec<Label> {
+        self.provenance
+            .secrets
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| resolve_site(&Site::Raw(s.clone()), &self.provenance.parsed, text))
+            .collect()
+    }
 }
 
 /// Evaluates hosts of one project. Cheap to share across threads; parsed
@@ -96,6 +123,11 @@ pub struct Evaluator {
     engine: Engine,
     loader: Arc<Loader>,
     limits: Limits,
+    /// Module values by display name. A module's value is a pure function
+    /// of its text and the files it imports (immutable for the evaluator's
+    /// life), so every host that imports it shares one evaluation; what the
+    /// evaluation read is replayed into each host's record.
+    values: std::sync::Mutex<BTreeMap<String, (Dynamic, loader::Captured)>>,
 }
 
 pub(crate) struct ModuleEval {
@@ -116,6 +148,7 @@ impl Evaluator {
             engine,
             loader,
             limits: project.limits,
+            values: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -227,13 +260,13 @@ impl Evaluator {
                 )
             });
         let mut config = None;
-        let mut sites = BTreeMap::new();
+        let mut defs = Vec::new();
         if !blocking {
-            if let Some((c, s)) =
+            if let Some((c, d)) =
                 crate::fixpoint::fixpoint(&self.engine, &tree, &modules, &mut diags)
             {
                 config = Some(c);
-                sites = s;
+                defs = d;
             }
         }
         engine::set_deadline(None);
@@ -264,11 +297,13 @@ impl Evaluator {
             diagnostics: diags,
             inputs: record.reads,
             provenance: Provenance {
-                sites,
+                defs,
+                sites: std::sync::OnceLock::new(),
                 parsed: modules
                     .iter()
                     .map(|m| (m.parsed.file.name().to_string(), m.parsed.clone()))
                     .collect(),
+                secrets: record.secrets,
             },
         }
     }
@@ -319,15 +354,35 @@ impl Evaluator {
                 return;
             }
         };
-        let value = loader::with_stack(display, || {
-            self.engine
-                .eval_ast_with_scope::<Dynamic>(&mut Scope::new(), &ast)
-        });
-        let value = match value {
-            Ok(v) => v,
-            Err(e) => {
-                diags.push(from_eval(&e, display, &|_| None));
-                return;
+        let cached = self
+            .values
+            .lock()
+            .ok()
+            .and_then(|m| m.get(display).cloned());
+        let value = match cached {
+            Some((v, captured)) => {
+                loader::replay(&captured);
+                v
+            }
+            None => {
+                let (value, captured) = loader::capture(|| {
+                    loader::with_stack(display, || {
+                        self.engine
+                            .eval_ast_with_scope::<Dynamic>(&mut Scope::new(), &ast)
+                    })
+                });
+                match value {
+                    Ok(v) => {
+                        if let Ok(mut m) = self.values.lock() {
+                            m.insert(display.to_string(), (v.clone(), captured));
+                        }
+                        v
+                    }
+                    Err(e) => {
+                        diags.push(from_eval(&e, display, &|_| None));
+                        return;
+                    }
+                }
             }
         };
         let Some(map) = value.read_lock::<rhai::Map>().map(|m| m.clone()) else {

@@ -1,7 +1,6 @@
 //! The fixpoint: call every config function with the configuration merged
 //! in the previous round, merge again, until nothing changes.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, FnPtr, Scope, AST};
@@ -10,7 +9,7 @@ use serde_json::Value;
 use crate::diag::{Code, Diagnostic};
 use crate::eval::ModuleEval;
 use crate::loader;
-use crate::merge::{changed_paths, Def, Merger, Site};
+use crate::merge::{changed_paths, Def, Merger, Path, Site};
 use crate::report::{merge_diag, site_label};
 use crate::rhai_error::from_eval;
 use crate::types::OptionTree;
@@ -19,26 +18,50 @@ use crate::value::{from_json, Prio};
 /// Rounds of the fixpoint before giving up.
 const MAX_ROUNDS: usize = 24;
 
+/// Definitions in module order (imports before the importer), whether a
+/// module's `config` is a map or a function. With `track`, each carries its
+/// site for diagnostics; without, merging allocates nothing for sites.
+fn assemble(modules: &[ModuleEval], results: &[Option<Dynamic>], track: bool) -> Vec<Def> {
+    let site = |m: &ModuleEval| {
+        if track {
+            Site::Key {
+                file: m.parsed.file.name().into(),
+                path: Vec::new(),
+            }
+        } else {
+            Site::None
+        }
+    };
+    let mut defs = Vec::new();
+    let mut fr = results.iter();
+    for m in modules {
+        let value = if let Some(c) = &m.config {
+            Some(c.clone())
+        } else if m.function.is_some() {
+            fr.next().cloned().flatten()
+        } else {
+            None
+        };
+        if let Some(value) = value {
+            defs.push(Def {
+                value,
+                prio: Prio::Normal,
+                order: 0,
+                site: site(m),
+            });
+        }
+    }
+    defs
+}
+
+/// Merges to a fixpoint. Returns the configuration and its final
+/// definitions (with sites), from which provenance can be computed later.
 pub(crate) fn fixpoint(
     engine: &Engine,
     tree: &OptionTree,
     modules: &[ModuleEval],
     diags: &mut Vec<Diagnostic>,
-) -> Option<(Value, BTreeMap<String, Site>)> {
-    let statics: Vec<Def> = modules
-        .iter()
-        .filter_map(|m| {
-            m.config.as_ref().map(|c| Def {
-                value: c.clone(),
-                prio: Prio::Normal,
-                order: 0,
-                site: Site::Key {
-                    file: m.parsed.file.name().into(),
-                    path: Vec::new(),
-                },
-            })
-        })
-        .collect();
+) -> Option<(Value, Vec<Def>)> {
     let fns: Vec<(&ModuleEval, &FnPtr)> = modules
         .iter()
         .filter_map(|m| m.function.as_ref().map(|f| (m, f)))
@@ -47,42 +70,21 @@ pub(crate) fn fixpoint(
     let mut errors: Vec<Option<Diagnostic>> = vec![None; fns.len()];
     let mut prev: Option<Value> = None;
     for round in 0..=MAX_ROUNDS {
-        // Definitions in module order (imports before the importer),
-        // whether a module's `config` is a map or a function.
-        let mut defs = Vec::new();
-        let (mut st, mut fr) = (statics.iter(), results.iter());
-        for m in modules {
-            if m.config.is_some() {
-                defs.extend(st.next().cloned());
-            } else if m.function.is_some() {
-                if let Some(v) = fr.next().cloned().flatten() {
-                    defs.push(Def {
-                        value: v,
-                        prio: Prio::Normal,
-                        order: 0,
-                        site: Site::Key {
-                            file: m.parsed.file.name().into(),
-                            path: Vec::new(),
-                        },
-                    });
-                }
-            }
-        }
-        let mut merger = Merger {
-            record: true,
-            ..Merger::default()
-        };
-        let cfg = merger.tree(tree, defs, "");
+        let mut merger = Merger::default();
+        let cfg = merger.tree(tree, assemble(modules, &results, false), &Path::Root);
         let fatal = errors
             .iter()
             .flatten()
             .any(|d| matches!(d.code, Code::Limit | Code::Timeout));
         if fns.is_empty() || prev.as_ref() == Some(&cfg) || fatal {
             diags.extend(errors.into_iter().flatten());
-            if !fatal {
-                diags.extend(merger.errors.iter().map(|e| merge_diag(e, modules)));
+            if !fatal && !merger.errors.is_empty() {
+                // Merge once more, tracking sites, to say where each problem is.
+                let mut tracked = Merger::default();
+                tracked.tree(tree, assemble(modules, &results, true), &Path::Root);
+                diags.extend(tracked.errors.iter().map(|e| merge_diag(e, modules)));
             }
-            return Some((cfg, merger.sites));
+            return Some((cfg, assemble(modules, &results, true)));
         }
         if round == MAX_ROUNDS {
             let mut changed = Vec::new();
@@ -99,7 +101,9 @@ pub(crate) fn fixpoint(
             );
             return None;
         }
-        let cfg_dyn = from_json(&cfg);
+        // Shared and read-only: every function gets the same value without a
+        // deep copy, and none can change what the others see.
+        let cfg_dyn = from_json(&cfg).into_read_only().into_shared();
         let missing = |name: &str| missing_option(tree, &cfg, name);
         for (i, (m, f)) in fns.iter().enumerate() {
             match call(engine, m, f, cfg_dyn.clone()) {

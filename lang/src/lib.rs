@@ -37,4 +37,4 @@ pub use eval::{Evaluator, HostEval, Project};
 pub use source::SourceFile;
 pub use suggest::did_you_mean;
 pub use types::{OptionDecl, OptionNode, OptionTree, OptionType};
-pub use value::RawSite;
+pub use value::{is_secret_name, secret_name, secret_references, RawSite, SECRET_KEY};

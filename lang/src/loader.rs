@@ -63,15 +63,59 @@ pub(crate) struct Loader {
     modules: PathBuf,
     prelude: BTreeMap<String, Arc<str>>,
     parsed: Mutex<BTreeMap<String, Arc<Parsed>>>,
+    /// Import paths already resolved (the file system does not change
+    /// under an evaluator).
+    resolved: Mutex<BTreeMap<String, Resolution>>,
 }
+
+type Resolution = Result<(String, PathBuf), (Code, String, Option<String>)>;
 
 /// What one evaluation has read and imported so far (thread-local).
 #[derive(Default)]
 pub(crate) struct Record {
     pub reads: BTreeMap<String, String>,
     pub files: BTreeMap<String, Arc<SourceFile>>,
+    /// Every `secret(name)` call made: name -> call sites (deduplicated).
+    pub secrets: BTreeMap<String, Vec<crate::value::RawSite>>,
     stack: Vec<String>,
     modules: BTreeMap<String, Shared<Module>>,
+    /// Open captures (see [`capture`]), innermost last.
+    captures: Vec<Captured>,
+}
+
+/// What a stretch of evaluation read and recorded: enough to replay it when
+/// its result is reused from a cache.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Captured {
+    reads: Vec<(String, String, Arc<SourceFile>)>,
+    secrets: Vec<(String, crate::value::RawSite)>,
+}
+
+/// Runs `f`, returning what it read and recorded along with its result.
+pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, Captured) {
+    RECORD.with(|r| r.borrow_mut().captures.push(Captured::default()));
+    let out = f();
+    let captured = RECORD
+        .with(|r| r.borrow_mut().captures.pop())
+        .unwrap_or_default();
+    (out, captured)
+}
+
+/// Records again what a capture saw (for a result reused from a cache).
+pub(crate) fn replay(c: &Captured) {
+    RECORD.with(|r| {
+        let mut r = r.borrow_mut();
+        for (name, digest, file) in &c.reads {
+            r.reads.insert(name.clone(), digest.clone());
+            r.files.insert(name.clone(), file.clone());
+            for cap in r.captures.iter_mut() {
+                cap.reads.push((name.clone(), digest.clone(), file.clone()));
+            }
+        }
+    });
+    for (name, site) in &c.secrets {
+        record_secret(name, site.clone());
+    }
 }
 
 thread_local! {
@@ -86,6 +130,20 @@ pub(crate) fn reset_record() {
 /// Takes the record of this thread.
 pub(crate) fn take_record() -> Record {
     RECORD.with(|r| std::mem::take(&mut *r.borrow_mut()))
+}
+
+/// Records a `secret(name)` call made at `site`.
+pub(crate) fn record_secret(name: &str, site: crate::value::RawSite) {
+    RECORD.with(|r| {
+        let mut r = r.borrow_mut();
+        for cap in r.captures.iter_mut() {
+            cap.secrets.push((name.to_string(), site.clone()));
+        }
+        let sites = r.secrets.entry(name.to_string()).or_default();
+        if !sites.contains(&site) {
+            sites.push(site);
+        }
+    });
 }
 
 /// Looks up a file read during this evaluation.
@@ -103,6 +161,7 @@ impl Loader {
                 .map(|(n, t)| (n, Arc::from(t)))
                 .collect(),
             parsed: Mutex::new(BTreeMap::new()),
+            resolved: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -112,7 +171,21 @@ impl Loader {
     }
 
     /// The display name (root-relative, `/`-separated) of an import path.
-    pub fn resolve(&self, spec: &str) -> Result<(String, PathBuf), (Code, String, Option<String>)> {
+    pub fn resolve(&self, spec: &str) -> Resolution {
+        if let Some(r) = self.resolved.lock().ok().and_then(|m| m.get(spec).cloned()) {
+            return r;
+        }
+        let r = self.resolve_uncached(spec);
+        if let Ok(mut m) = self.resolved.lock() {
+            m.insert(spec.to_string(), r.clone());
+        }
+        r
+    }
+
+    fn resolve_uncached(
+        &self,
+        spec: &str,
+    ) -> Result<(String, PathBuf), (Code, String, Option<String>)> {
         if self.prelude.contains_key(spec) {
             return Ok((spec.to_string(), PathBuf::new()));
         }
@@ -211,6 +284,13 @@ impl Loader {
             let mut r = r.borrow_mut();
             r.reads.insert(display.to_string(), parsed.digest.clone());
             r.files.insert(display.to_string(), parsed.file.clone());
+            for cap in r.captures.iter_mut() {
+                cap.reads.push((
+                    display.to_string(),
+                    parsed.digest.clone(),
+                    parsed.file.clone(),
+                ));
+            }
         });
         Ok(parsed)
     }

@@ -14,12 +14,14 @@ use serde_json::Value;
 
 use crate::suggest::did_you_mean;
 use crate::types::{describe_value, OptionDecl, OptionNode, OptionTree, OptionType};
-use crate::value::{from_json, to_json, Prio, RawSite, Wrap, Wrapped};
+use crate::value::{from_json, to_json, Prio, RawSite, Wrap, Wrapped, SECRET_KEY};
 
 /// Where a definition comes from: the site of a wrapper call, or a key path
 /// inside the `config` of a module file (resolved to a span later).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Site {
+    /// Not tracked: merges that report no error need no sites.
+    None,
     Raw(RawSite),
     Key {
         file: ImmutableString,
@@ -30,6 +32,7 @@ pub(crate) enum Site {
 impl Site {
     fn child(&self, key: &str) -> Site {
         match self {
+            Site::None => Site::None,
             Site::Raw(r) => Site::Key {
                 file: r.source.clone(),
                 path: vec![key.to_string()],
@@ -106,6 +109,42 @@ pub(crate) fn join(prefix: &str, key: &str) -> String {
     }
 }
 
+/// A path in the configuration, built on the stack as the merge descends and
+/// rendered (`a.b."/etc/x"[0]`) only for messages and provenance.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Path<'a> {
+    /// The whole configuration.
+    Root,
+    /// A key below a parent.
+    Key(&'a Path<'a>, &'a str),
+    /// A list element below a parent.
+    Index(&'a Path<'a>, usize),
+    /// A path already rendered.
+    Text(&'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(Path::Root, k) => f.write_str(&join("", k)),
+            Path::Key(parent, k) => write!(f, "{parent}.{}", join("", k)),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl Path<'_> {
+    /// The rendered path, `<config>` for the root.
+    fn shown(&self) -> String {
+        match self {
+            Path::Root => "<config>".to_string(),
+            p => p.to_string(),
+        }
+    }
+}
+
 /// Strips wrappers off a definition; `None` when a `when` is false.
 pub(crate) fn normalize(mut d: Def) -> Option<Def> {
     // Check before cloning: a clone of a plain map or list is a deep copy.
@@ -138,6 +177,15 @@ fn take_map(v: &mut Dynamic) -> Option<rhai::Map> {
     std::mem::replace(v, Dynamic::UNIT).try_cast::<rhai::Map>()
 }
 
+/// Moves the array out of `v` without a deep copy; `None` (and `v`
+/// untouched) when `v` is not an array.
+fn take_array(v: &mut Dynamic) -> Option<rhai::Array> {
+    if !v.is_array() {
+        return None;
+    }
+    std::mem::replace(v, Dynamic::UNIT).try_cast::<rhai::Array>()
+}
+
 /// Collects errors while merging.
 #[derive(Default)]
 pub(crate) struct Merger {
@@ -151,8 +199,8 @@ pub(crate) struct Merger {
 
 impl Merger {
     /// Merges definitions against an option tree (a namespace or submodule).
-    pub fn tree(&mut self, tree: &OptionTree, defs: Vec<Def>, path: &str) -> Value {
-        let mut children: BTreeMap<String, Vec<Def>> = BTreeMap::new();
+    pub fn tree(&mut self, tree: &OptionTree, defs: Vec<Def>, path: &Path<'_>) -> Value {
+        let mut children: BTreeMap<rhai::Identifier, Vec<Def>> = BTreeMap::new();
         for mut d in defs {
             let Some(map) = take_map(&mut d.value) else {
                 self.errors.push(MergeError::Type {
@@ -160,7 +208,7 @@ impl Merger {
                     site: d.site.clone(),
                     message: format!(
                         "`{}` is a set of options and needs a map, got {}",
-                        display(path),
+                        path.shown(),
                         describe_value(&d.value)
                     ),
                 });
@@ -169,13 +217,13 @@ impl Merger {
             for (k, v) in map {
                 let child = d.child(&k, v);
                 if tree.nodes.contains_key(k.as_str()) {
-                    children.entry(k.to_string()).or_default().push(child);
+                    children.entry(k).or_default().push(child);
                 } else {
                     let names = tree.nodes.keys().map(String::as_str);
                     self.errors.push(MergeError::Undeclared {
-                        path: join(path, &k),
+                        path: Path::Key(path, &k).to_string(),
                         site: child.site,
-                        suggestion: did_you_mean(&k, names).map(|s| join(path, s)),
+                        suggestion: did_you_mean(&k, names).map(|s| Path::Key(path, s).to_string()),
                     });
                 }
             }
@@ -183,12 +231,12 @@ impl Merger {
         let mut out = serde_json::Map::new();
         for (k, node) in &tree.nodes {
             let defs: Vec<Def> = children
-                .remove(k)
+                .remove(k.as_str())
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(normalize)
                 .collect();
-            let p = join(path, k);
+            let p = Path::Key(path, k);
             match node {
                 OptionNode::Leaf(decl) => {
                     if let Some(v) = self.option(decl, defs, &p) {
@@ -205,10 +253,19 @@ impl Merger {
 
     /// Merges the definitions of one option, its declared default included.
     /// `None` when the option has no value at all.
-    pub fn option(&mut self, decl: &OptionDecl, mut defs: Vec<Def>, path: &str) -> Option<Value> {
+    pub fn option(
+        &mut self,
+        decl: &OptionDecl,
+        mut defs: Vec<Def>,
+        path: &Path<'_>,
+    ) -> Option<Value> {
         if let Some(d) = &decl.default {
+            let value = match &decl.script_default {
+                Some(v) => v.0.clone(),
+                None => from_json(d),
+            };
             defs.push(Def {
-                value: from_json(d),
+                value,
                 prio: Prio::OptionDefault,
                 order: 0,
                 site: Site::Raw(decl.site.clone()),
@@ -221,7 +278,7 @@ impl Merger {
     }
 
     /// Merges normalized definitions by type.
-    pub fn value(&mut self, ty: &OptionType, mut defs: Vec<Def>, path: &str) -> Option<Value> {
+    pub fn value(&mut self, ty: &OptionType, mut defs: Vec<Def>, path: &Path<'_>) -> Option<Value> {
         let top = defs.iter().map(|d| d.prio).max()?;
         defs.retain(|d| d.prio == top);
         if self.record {
@@ -250,7 +307,7 @@ impl Merger {
         }
     }
 
-    fn scalar(&mut self, ty: &OptionType, defs: Vec<Def>, path: &str) -> Option<Value> {
+    fn scalar(&mut self, ty: &OptionType, defs: Vec<Def>, path: &Path<'_>) -> Option<Value> {
         let mut seen: Option<(Value, &Def)> = None;
         let mut failed = false;
         for d in &defs {
@@ -260,7 +317,7 @@ impl Merger {
                     self.errors.push(MergeError::Type {
                         path: path.to_string(),
                         site: d.site.clone(),
-                        message: format!("`{}`: {message}", display(path)),
+                        message: format!("`{}`: {message}", path.shown()),
                     });
                 }
                 Ok(v) => match &seen {
@@ -281,20 +338,20 @@ impl Merger {
         seen.map(|(v, _)| v)
     }
 
-    fn list(&mut self, t: &OptionType, mut defs: Vec<Def>, path: &str) -> Option<Value> {
+    fn list(&mut self, t: &OptionType, mut defs: Vec<Def>, path: &Path<'_>) -> Option<Value> {
         defs.sort_by_key(|d| d.order);
         let mut out = Vec::new();
         let mut index = 0;
         let mut ok = true;
-        for d in defs {
-            let Some(items) = d.value.read_lock::<rhai::Array>().map(|a| a.clone()) else {
+        for mut d in defs {
+            let Some(items) = take_array(&mut d.value) else {
                 ok = false;
                 self.errors.push(MergeError::Type {
                     path: path.to_string(),
                     site: d.site.clone(),
                     message: format!(
                         "`{}`: expected {}, got {}",
-                        display(path),
+                        path.shown(),
                         OptionType::ListOf(Box::new(t.clone())).describe(),
                         describe_value(&d.value)
                     ),
@@ -314,7 +371,7 @@ impl Merger {
                 };
                 // The element's index in the merged list, counting the
                 // elements that failed too (not `out.len()`).
-                let p = format!("{path}[{index}]");
+                let p = Path::Index(path, index);
                 index += 1;
                 match self.value(t, vec![elem], &p) {
                     Some(v) => out.push(v),
@@ -325,8 +382,8 @@ impl Merger {
         ok.then_some(Value::Array(out))
     }
 
-    fn attrs(&mut self, t: &OptionType, defs: Vec<Def>, path: &str) -> Option<Value> {
-        let mut by_key: BTreeMap<String, Vec<Def>> = BTreeMap::new();
+    fn attrs(&mut self, t: &OptionType, defs: Vec<Def>, path: &Path<'_>) -> Option<Value> {
+        let mut by_key: BTreeMap<rhai::Identifier, Vec<Def>> = BTreeMap::new();
         let mut ok = true;
         for mut d in defs {
             let Some(map) = take_map(&mut d.value) else {
@@ -336,17 +393,27 @@ impl Merger {
                     site: d.site.clone(),
                     message: format!(
                         "`{}`: expected a map, got {}",
-                        display(path),
+                        path.shown(),
                         describe_value(&d.value)
                     ),
                 });
                 continue;
             };
             for (k, v) in map {
-                by_key
-                    .entry(k.to_string())
-                    .or_default()
-                    .push(d.child(&k, v));
+                if k.as_str() == SECRET_KEY {
+                    ok = false;
+                    self.errors.push(MergeError::Type {
+                        path: path.to_string(),
+                        site: d.site.clone(),
+                        message: format!(
+                            "`{}`: the key `{SECRET_KEY}` is reserved for secret references; write secret(\"name\")",
+                            path.shown()
+                        ),
+                    });
+                    continue;
+                }
+                let child = d.child(&k, v);
+                by_key.entry(k).or_default().push(child);
             }
         }
         let mut out = serde_json::Map::new();
@@ -355,9 +422,9 @@ impl Merger {
             if defs.is_empty() {
                 continue;
             }
-            match self.value(t, defs, &join(path, &k)) {
+            match self.value(t, defs, &Path::Key(path, &k)) {
                 Some(v) => {
-                    out.insert(k, v);
+                    out.insert(k.into(), v);
                 }
                 None => ok = false,
             }
@@ -365,7 +432,7 @@ impl Merger {
         ok.then_some(Value::Object(out))
     }
 
-    fn anything(&mut self, defs: Vec<Def>, path: &str) -> Option<Value> {
+    fn anything(&mut self, defs: Vec<Def>, path: &Path<'_>) -> Option<Value> {
         if defs.iter().all(|d| d.value.is_map()) {
             return self.attrs(&OptionType::Anything, defs, path);
         }
@@ -377,7 +444,7 @@ impl Merger {
                     self.errors.push(MergeError::Type {
                         path: path.to_string(),
                         site: d.site.clone(),
-                        message: format!("`{}`: {message}", display(path)),
+                        message: format!("`{}`: {message}", path.shown()),
                     });
                     return None;
                 }
@@ -396,7 +463,7 @@ impl Merger {
         first.map(|(v, _)| v)
     }
 
-    fn conflict(&mut self, path: &str, a: (&Def, String), b: (&Def, String)) {
+    fn conflict(&mut self, path: &Path<'_>, a: (&Def, String), b: (&Def, String)) {
         self.errors.push(MergeError::Conflict {
             path: path.to_string(),
             first: (a.0.site.clone(), a.1),
@@ -405,7 +472,7 @@ impl Merger {
     }
 }
 
-/// A path for messages (`<root>` for the empty path).
+/// A path for messages (`<config>` for the empty path).
 pub(crate) fn display(path: &str) -> &str {
     if path.is_empty() {
         "<config>"

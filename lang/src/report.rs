@@ -29,6 +29,7 @@ pub(crate) fn resolve_site(
         })
     };
     match site {
+        Site::None => None,
         Site::Raw(r) if r.is_known() => at(
             &r.source,
             rhai::Position::new(r.line as u16, r.column as u16),
@@ -91,7 +92,7 @@ pub(crate) fn check_defaults(tree: &OptionTree, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         let mut m = Merger::default();
-        m.option(&decl, Vec::new(), &path);
+        m.option(&decl, Vec::new(), &crate::merge::Path::Text(&path));
         if let Some(e) = m.errors.first() {
             let msg = match e {
                 MergeError::Type { message, .. } => message.clone(),
@@ -110,6 +111,7 @@ pub(crate) fn check_defaults(tree: &OptionTree, diags: &mut Vec<Diagnostic>) {
 
 pub(crate) fn site_label(site: &Site, modules: &[ModuleEval], text: &str) -> Option<Label> {
     match site {
+        Site::None => None,
         Site::Raw(r) => raw_label(r, text),
         Site::Key { file, path } => {
             let m = modules

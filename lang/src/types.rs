@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::Dynamic;
 use serde_json::Value;
 
-use crate::value::{to_json, RawSite};
+use crate::value::{to_json, RawSite, SecretRef};
 
 /// The type of an option. Each type has its own merge rule (see `merge.rs`).
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +45,11 @@ pub enum OptionType {
     Nullable(Box<OptionType>),
     /// A free-form tree: maps merge deeply, other values must agree.
     Anything,
+    /// A reference to a secret, `secret("name")`; never a value.
+    Secret,
+    /// A value of the first type or, failing that, of the second (both
+    /// scalars); definitions must agree.
+    Either(Box<OptionType>, Box<OptionType>),
 }
 
 impl OptionType {
@@ -75,9 +80,7 @@ impl OptionType {
                 }
                 Ok(Value::from(i))
             }
-            OptionType::Str => string_of(v)
-                .map(Value::String)
-                .map_err(|_| format!("expected a string, got {}", got())),
+            OptionType::Str => plain_string(v).map(Value::String),
             OptionType::Enum(choices) => {
                 let s = string_of(v)
                     .map_err(|_| format!("expected one of {}, got {}", list(choices), got()))?;
@@ -98,6 +101,17 @@ impl OptionType {
                 s.starts_with('/') && !s.contains('\0') && !s.contains('\n')
             }),
             OptionType::Anything => to_json(v),
+            OptionType::Secret => match v.read_lock::<SecretRef>() {
+                Some(_) => to_json(v),
+                None => Err(format!(
+                    "expected a secret reference (secret(\"name\")), got {}",
+                    got()
+                )),
+            },
+            OptionType::Either(a, b) => a
+                .check_scalar(v)
+                .or_else(|_| b.check_scalar(v))
+                .map_err(|_| format!("expected {}, got {}", self.describe(), got())),
             OptionType::ListOf(_)
             | OptionType::AttrsOf(_)
             | OptionType::Submodule(_)
@@ -149,6 +163,8 @@ impl OptionType {
             OptionType::Submodule(_) => "a submodule (map of options)".into(),
             OptionType::Nullable(t) => format!("() or {}", t.describe()),
             OptionType::Anything => "anything".into(),
+            OptionType::Secret => "a secret reference (secret(\"name\"))".into(),
+            OptionType::Either(a, b) => format!("{} or {}", a.describe(), b.describe()),
         }
     }
 }
@@ -178,6 +194,8 @@ impl fmt::Display for OptionType {
             OptionType::Submodule(_) => f.write_str("submodule"),
             OptionType::Nullable(t) => write!(f, "nullable({t})"),
             OptionType::Anything => f.write_str("anything"),
+            OptionType::Secret => f.write_str("secret"),
+            OptionType::Either(a, b) => write!(f, "either({a}, {b})"),
         }
     }
 }
@@ -194,6 +212,13 @@ fn string_of(v: &Dynamic) -> Result<String, ()> {
         .into_immutable_string()
         .map(|s| s.to_string())
         .map_err(|_| ())
+}
+
+/// Like `string_of`, with the reason a marked string is refused.
+fn plain_string(v: &Dynamic) -> Result<String, String> {
+    let s = string_of(v).map_err(|()| format!("expected a string, got {}", describe_value(v)))?;
+    crate::value::check_no_marker(&s)?;
+    Ok(s)
 }
 
 fn checked_str(v: &Dynamic, what: &str, ok: impl Fn(&str) -> bool) -> Result<Value, String> {
@@ -245,6 +270,9 @@ pub fn describe_value(v: &Dynamic) -> String {
     if v.is_map() {
         return "a map".into();
     }
+    if let Some(r) = v.read_lock::<SecretRef>() {
+        return format!("the secret reference secret(\"{}\")", r.name);
+    }
     if v.is_array() {
         return "an array".into();
     }
@@ -264,6 +292,19 @@ pub struct OptionDecl {
     pub example: Option<Value>,
     /// Where it was declared.
     pub site: RawSite,
+    /// The default as a script value, converted once (the merge uses it
+    /// for every value of every round).
+    pub(crate) script_default: Option<ScriptValue>,
+}
+
+/// A script value kept beside its JSON form; equal whenever that JSON is.
+#[derive(Clone, Debug)]
+pub(crate) struct ScriptValue(pub(crate) Dynamic);
+
+impl PartialEq for ScriptValue {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A node of the option tree: an option, or a namespace of further nodes.
