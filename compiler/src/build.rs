@@ -90,9 +90,20 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         .iter()
         .map(|(n, t)| (n.as_str(), blake3_hex(t.as_bytes())))
         .collect();
-    let digest_of = |name: &str| match prelude.get(name) {
-        Some(d) => Some(d.clone()),
-        None => cache::digest_file(req.root, name),
+    // Hosts share most inputs: hash each file once per analysis.
+    let memo: std::sync::Mutex<BTreeMap<String, Option<String>>> = Default::default();
+    let digest_of = |name: &str| {
+        if let Some(d) = prelude.get(name) {
+            return Some(d.clone());
+        }
+        if let Some(d) = memo.lock().ok().and_then(|m| m.get(name).cloned()) {
+            return d;
+        }
+        let d = cache::digest_file(req.root, name);
+        if let Ok(mut m) = memo.lock() {
+            m.insert(name.to_string(), d.clone());
+        }
+        d
     };
     let mut states: BTreeMap<String, HostState> = BTreeMap::new();
     let mut misses = Vec::new();
@@ -101,8 +112,26 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         if entry.is_none() {
             misses.push((host.clone(), file.clone()));
         }
-        let config = entry.as_ref().map(|e| e.config.clone());
-        states.insert(host.clone(), HostState { config, eval: None, entry, typed: None, failed: false });
+        states.insert(host.clone(), HostState { config: None, eval: None, entry, typed: None, failed: false });
+    }
+    if let Some(fast) = unchanged(req, store, &states) {
+        return fast;
+    }
+    for (host, st) in states.iter_mut() {
+        if st.entry.is_some() {
+            st.config = req.cache.and_then(|c| c.config(host));
+            if st.config.is_none() {
+                misses.push((host.clone(), String::new()));
+            }
+        }
+    }
+    misses.retain(|(h, f)| !f.is_empty() || states.get(h).is_some_and(|s| s.config.is_none()));
+    for (h, f) in misses.iter_mut() {
+        if f.is_empty() {
+            if let Some((_, file)) = req.inventory.iter().find(|(n, _)| n == h) {
+                f.clone_from(file);
+            }
+        }
     }
     let mut problems = Vec::new();
     evaluate(req, &misses, &mut states, &mut problems, true);
@@ -221,11 +250,59 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
             warning: false,
         });
     }
+    let all_selected = req.inventory.iter().all(|(h, _)| req.selected.contains(h));
+    if all_selected && problems.iter().all(|p| p.warning) && outcomes.iter().all(|o| !o.failed) {
+        if let (Some(cache), Some(keys)) = (req.cache, stamp_keys(&states)) {
+            let _ = cache.write_stamp(&EvalCache::stamp(&keys));
+        }
+    }
     let configs = states
         .into_iter()
         .filter_map(|(h, s)| s.config.map(|c| (h, c)))
         .collect();
     Analysis { hosts: outcomes, problems, configs }
+}
+
+/// Every host with its cache key, when every host has an entry.
+fn stamp_keys(states: &BTreeMap<String, HostState>) -> Option<Vec<(String, String)>> {
+    states
+        .iter()
+        .map(|(h, s)| s.entry.as_ref().map(|e| (h.clone(), e.key.clone())))
+        .collect()
+}
+
+/// The analysis when nothing changed since the last clean analysis of the
+/// whole inventory: every host's inputs are the same, so the cross-host and
+/// artifact checks would say the same; for a build, every selected host's
+/// closure must still be in the store. `None` when that does not hold.
+fn unchanged(req: &Request, store: Option<&Store>, states: &BTreeMap<String, HostState>) -> Option<Analysis> {
+    let cache = req.cache?;
+    if !cache.stamp_matches(&EvalCache::stamp(&stamp_keys(states)?)) {
+        return None;
+    }
+    let mut hosts = Vec::new();
+    let mut configs = BTreeMap::new();
+    for host in req.selected {
+        let entry = states.get(host)?.entry.as_ref()?;
+        let toplevel = match store {
+            None => None,
+            Some(s) => {
+                let t = entry.toplevel.as_ref()?.parse::<StorePath>().ok()?;
+                s.contains(&t).ok()?.then_some(t)?.into()
+            }
+        };
+        let config = cache.config(host)?;
+        configs.insert(host.clone(), config.clone());
+        hosts.push(HostOutcome {
+            host: host.clone(),
+            config: Some(config),
+            rendered: None,
+            toplevel,
+            failed: false,
+            cached: true,
+        });
+    }
+    Some(Analysis { hosts, problems: Vec::new(), configs })
 }
 
 /// Evaluates `hosts`, records their configs and (when `report`) problems,
@@ -253,10 +330,11 @@ fn evaluate(
                     key: cache::key(req.version, host, &ev.inputs),
                     host: host.clone(),
                     inputs: ev.inputs.clone(),
-                    config: cfg.clone(),
                     toplevel: None,
                 };
-                let _ = cache.store(&entry);
+                if cache.store_config(host, cfg).is_ok() {
+                    let _ = cache.store(&entry);
+                }
                 st.entry = Some(entry);
             }
         }
@@ -299,11 +377,15 @@ fn render_all(jobs_list: &[(usize, String)], states: &BTreeMap<String, HostState
 /// not written; the others are.
 pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     let mut analysis = analyse(req, Some(store));
+    let roots = store.roots()?;
     let lock = store.lock()?;
     for o in analysis.hosts.iter_mut().filter(|o| !o.failed) {
         let root = StoreName::new(o.host.as_str())?;
         if let Some(t) = &o.toplevel {
-            lock.set_root(&root, std::slice::from_ref(t))?;
+            // A no-op build writes nothing: the root is rewritten only if it moved.
+            if roots.get(&root).map(Vec::as_slice) != Some(std::slice::from_ref(t)) {
+                lock.set_root(&root, std::slice::from_ref(t))?;
+            }
             continue;
         }
         let (Some(rendered), Some(cfg)) = (&o.rendered, &o.config) else { continue };

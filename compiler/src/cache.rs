@@ -10,8 +10,12 @@
 //! | every file the evaluation read, with the blake3 of its text | the result is a pure function of them |
 //!
 //! A lookup re-hashes every recorded input; any difference (or a missing
-//! file) is a miss. Entries hold the merged configuration and, once built,
-//! the toplevel store path.
+//! file) is a miss. Entries hold the key, the inputs and, once built, the
+//! toplevel store path; the merged configuration sits beside them
+//! (`<host>.config.json`) and is read only when needed. An inventory stamp
+//! (`inventory.ok`) records the keys of every host after a clean analysis of
+//! the whole inventory: while it matches, the cross-host checks and the
+//! artifact checks have nothing new to say.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,8 +32,6 @@ pub struct Entry {
     pub host: String,
     /// Files read, display name -> blake3 hex.
     pub inputs: BTreeMap<String, String>,
-    /// The merged configuration.
-    pub config: Value,
     /// The toplevel store path, once built.
     pub toplevel: Option<String>,
 }
@@ -58,6 +60,40 @@ impl EvalCache {
 
     fn path(&self, host: &str) -> PathBuf {
         self.dir.join(format!("{host}.json"))
+    }
+
+    /// The configuration stored with `host`'s entry.
+    pub fn config(&self, host: &str) -> Option<Value> {
+        let text = std::fs::read(self.dir.join(format!("{host}.config.json"))).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Stores `host`'s configuration (before its entry, so an entry never
+    /// lacks one).
+    pub fn store_config(&self, host: &str, config: &Value) -> std::io::Result<()> {
+        self.write(&format!("{host}.config.json"), &serde_json::to_vec(config).map_err(std::io::Error::other)?)
+    }
+
+    /// The stamp of an inventory: a digest of every host with its key.
+    pub fn stamp(keys: &[(String, String)]) -> String {
+        key("inventory", "", &keys.iter().cloned().collect())
+    }
+
+    /// Whether the last clean analysis of the whole inventory had `stamp`.
+    pub fn stamp_matches(&self, stamp: &str) -> bool {
+        std::fs::read_to_string(self.dir.join("inventory.ok")).is_ok_and(|s| s == stamp)
+    }
+
+    /// Records a clean analysis of the whole inventory.
+    pub fn write_stamp(&self, stamp: &str) -> std::io::Result<()> {
+        self.write("inventory.ok", stamp.as_bytes())
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(format!(".{name}.tmp.{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, self.dir.join(name))
     }
 
     /// The entry of `host` if every recorded input still has its digest.
@@ -91,11 +127,7 @@ impl EvalCache {
     /// Writes an entry atomically (temporary file, then rename). A failure
     /// only costs a future cache miss, so it is reported, not fatal.
     pub fn store(&self, entry: &Entry) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let path = self.path(&entry.host);
-        let tmp = self.dir.join(format!(".{}.json.tmp.{}", entry.host, std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec(entry).map_err(std::io::Error::other)?)?;
-        std::fs::rename(&tmp, &path)
+        self.write(&format!("{}.json", entry.host), &serde_json::to_vec(entry).map_err(std::io::Error::other)?)
     }
 }
 
@@ -118,7 +150,6 @@ mod tests {
             key: key("v1", "a", &inputs),
             host: "a".into(),
             inputs,
-            config: serde_json::json!({"x": 1}),
             toplevel: None,
         };
         cache.store(&entry).unwrap_or_else(|e| panic!("{e}"));
