@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-cargo build --release --quiet
+cargo build --release --quiet --bin stoa
 STOA=$PWD/target/release/stoa
 OUT=$PWD/target/bench
 mkdir -p "$OUT"

@@ -1,9 +1,14 @@
 //! `stoa`: the command-line front end. The only code that prints, reads the
 //! environment or picks exit codes; the work happens in the library crates.
 
+// `clippy.toml` bans reading the environment and the clock so that the
+// library crates stay pure; the CLI is the one place that does both.
+#![allow(clippy::disallowed_methods)]
+
 mod commands;
 mod error;
 mod project;
+mod secrets;
 mod ui;
 
 use std::path::PathBuf;
@@ -58,6 +63,8 @@ enum Command {
     Gc(commands::gc::Args),
     /// (Re)write docs/architecture.md and its SVG from the configuration; --check finds stale ones.
     Docs(commands::docs::Args),
+    /// Edit, list and re-encrypt the project's age-encrypted secrets.
+    Secrets(commands::secrets::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
 }
@@ -89,6 +96,7 @@ fn main() -> ExitCode {
         Command::Rollback(a) => commands::rollback::run(&ui, &g, a),
         Command::Generations(a) => commands::generations::run(&ui, &g, a),
         Command::Docs(a) => commands::docs::run(&ui, &g, a),
+        Command::Secrets(a) => commands::secrets::run(&ui, &g, a),
         Command::Completions(a) => commands::completions::run::<Cli>(a),
     };
     match result {

@@ -20,6 +20,29 @@ pub struct Settings {
     pub project: ProjectSettings,
     #[serde(default)]
     pub eval: EvalSettings,
+    #[serde(default)]
+    pub secrets: SecretsSettings,
+}
+
+/// `[secrets]`: where the encrypted values live (docs/secrets.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// The secrets folder, relative to the root (`secrets`).
+    #[serde(default = "default_secrets")]
+    pub dir: String,
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        SecretsSettings {
+            dir: default_secrets(),
+        }
+    }
+}
+
+fn default_secrets() -> String {
+    "secrets".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,7 +193,14 @@ impl Project {
     /// Opens the local store.
     pub fn store(&self) -> Result<stoa_store::Store, CliError> {
         let dir = self.state_dir();
-        stoa_store::Store::open(&dir).map_err(|e| CliError::Report(format!("cannot open the store in {}: {e}", dir.display())))
+        stoa_store::Store::open(&dir).map_err(|e| {
+            CliError::Report(format!("cannot open the store in {}: {e}", dir.display()))
+        })
+    }
+
+    /// The project's secrets folder.
+    pub fn vault(&self) -> stoa_vault::Vault {
+        stoa_vault::Vault::new(self.root.join(&self.settings.secrets.dir))
     }
 
     /// The evaluation cache.

@@ -26,20 +26,33 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
     let store = project.store()?;
     let analysis = analyse(ui, &project, &hosts, Some(&store))?;
+    crate::secrets::note_undefined(ui, &project, &analysis.configs, &hosts);
     for o in &analysis.hosts {
         if let Some(t) = &o.toplevel {
             ui.out(&store.path_of(t).display().to_string());
             if ui.verbose > 0 {
-                let how = if o.cached { "cached, Rhai not run" } else { "evaluated" };
+                let how = if o.cached {
+                    "cached, Rhai not run"
+                } else {
+                    "evaluated"
+                };
                 ui.status(&format!("{}: {how}", o.host));
             }
         }
     }
-    fail_on(analysis.errors())
+    let errors = analysis.errors();
+    // The process ends next: freeing every configuration would only cost time.
+    std::mem::forget(analysis);
+    fail_on(errors)
 }
 
 /// The hosts named, those tagged `tag`, or all.
-pub fn select(ui: &Ui, project: &Project, names: &[String], tag: Option<&str>) -> Result<Vec<String>, CliError> {
+pub fn select(
+    ui: &Ui,
+    project: &Project,
+    names: &[String],
+    tag: Option<&str>,
+) -> Result<Vec<String>, CliError> {
     let Some(tag) = tag else {
         return project.select(names);
     };
@@ -57,7 +70,10 @@ pub fn select(ui: &Ui, project: &Project, names: &[String], tag: Option<&str>) -
         })
         .collect();
     if picked.is_empty() {
-        return Err(CliError::usage(format!("no host is tagged `{tag}`"), Some("tags come from deployment.tags")));
+        return Err(CliError::usage(
+            format!("no host is tagged `{tag}`"),
+            Some("tags come from deployment.tags"),
+        ));
     }
     Ok(picked)
 }

@@ -18,7 +18,11 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let project = Project::open(ui, g)?;
     let hosts = project.select(&args.hosts)?;
     let analysis = analyse(ui, &project, &hosts, None)?;
-    fail_on(analysis.errors())?;
+    crate::secrets::note_undefined(ui, &project, &analysis.configs, &hosts);
+    let errors = analysis.errors();
+    // The process ends next: freeing every configuration would only cost time.
+    std::mem::forget(analysis);
+    fail_on(errors)?;
     ui.status(&format!("checked {} host(s): no problems", hosts.len()));
     Ok(())
 }

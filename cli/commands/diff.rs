@@ -3,10 +3,13 @@
 //! node's current generation. Either way: artifacts added, removed or
 //! changed, with unified diffs of their content and the apply action each
 //! would trigger (live change, container reboot, compose up, network reload).
+//! Secrets show by name only: against a node, which ones changed (by keyed
+//! digest, when an age identity is at hand) and which artifacts that refills.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-use stoa_compiler::plan::{plan, Change, Manifest};
+use stoa_compiler::plan::{plan_secrets, Change, Manifest};
 use stoa_store::{Store, StoreName, StorePath};
 
 use crate::commands::switch::{deployments, node_for, timeouts, NodeArgs};
@@ -23,6 +26,9 @@ pub struct Args {
     old: String,
     /// The new closure: a store path, or a host (its last build).
     new: Option<String>,
+    /// Age identity to compare secrets with the node's (by keyed digest).
+    #[arg(long, env = "STOA_AGE_IDENTITY", value_name = "FILE")]
+    age_identity: Option<PathBuf>,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -31,19 +37,112 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let project = Project::open(ui, g)?;
     let store = project.store()?;
     let Some(new_arg) = &args.new else {
-        return against_node(ui, &project, &store, &args.old, &args.node);
+        return against_node(ui, &project, &store, &args.old, &args);
     };
     let old = resolve(&store, &args.old)?;
     let new = resolve(&store, new_arg)?;
     let (om, nm) = (manifest(&store, &old)?, manifest(&store, &new)?);
     let read = |name: &str| std::fs::read(store.store_dir().join(name)).ok();
-    let header = format!("--- {}\n+++ {}", store.path_of(&old).display(), store.path_of(&new).display());
-    print_plan(ui, &header, Some(&om), &nm, &read);
+    let header = format!(
+        "--- {}\n+++ {}",
+        store.path_of(&old).display(),
+        store.path_of(&new).display()
+    );
+    print_plan(ui, &header, Some(&om), &nm, &read, &BTreeSet::new());
+    let names = |m: &Manifest| {
+        m.secrets
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<BTreeSet<String>>()
+    };
+    let (before, after) = (names(&om), names(&nm));
+    if before != after {
+        ui.out("\nsecrets needed:");
+        for n in before.union(&after) {
+            match (before.contains(n), after.contains(n)) {
+                (false, true) => ui.out(&format!("  + {n}")),
+                (true, false) => ui.out(&format!("  - {n}")),
+                _ => {}
+            }
+        }
+    }
     Ok(())
 }
 
+/// The secrets of `new` compared with the node's (name -> keyed digest):
+/// `(name, change)` rows, and the names that changed. Without an identity
+/// nothing is decrypted and every row says so.
+fn compare_secrets(
+    ui: &Ui,
+    project: &Project,
+    new: &Manifest,
+    node: &BTreeMap<String, String>,
+    identity: Option<&Path>,
+) -> (Vec<(String, String)>, BTreeSet<String>) {
+    let mut rows = Vec::new();
+    let mut changed = BTreeSet::new();
+    if new.secrets.is_empty() {
+        return (rows, changed);
+    }
+    let vault = project.vault();
+    let unlocked = crate::secrets::needed(new).ok().and_then(|need| {
+        let ids = match crate::secrets::identities(identity) {
+            Ok(ids) => ids,
+            Err(e) => {
+                ui.status(&format!("secrets not compared: {e}"));
+                return None;
+            }
+        };
+        match vault.unlock(&need, &ids) {
+            Ok(u) => Some(u),
+            Err(errors) => {
+                for e in &errors {
+                    ui.diagnostic(&crate::secrets::vault_report(&new.host, e));
+                }
+                None
+            }
+        }
+    });
+    for s in &new.secrets {
+        let on_node = node.get(&s.name);
+        let row = match (&unlocked, on_node) {
+            (None, _) => "not compared (no usable age identity)".to_owned(),
+            (Some(u), on_node) => {
+                let local = stoa_vault::SecretName::new(&s.name)
+                    .ok()
+                    .and_then(|n| u.digests.get(&n).cloned());
+                match (local, on_node) {
+                    (Some(l), Some(n)) if &l == n => "unchanged".to_owned(),
+                    (Some(l), Some(n)) => {
+                        changed.insert(s.name.clone());
+                        format!(
+                            "CHANGED (keyed digest {}… -> {}…)",
+                            &n[..12.min(n.len())],
+                            &l[..12]
+                        )
+                    }
+                    (Some(l), None) => {
+                        changed.insert(s.name.clone());
+                        format!("new on the node (keyed digest {}…)", &l[..12])
+                    }
+                    (None, _) => "not compared".to_owned(),
+                }
+            }
+        };
+        rows.push((s.name.clone(), row));
+    }
+    (rows, changed)
+}
+
 /// The plan of `stoa switch <host>` against the node's current generation.
-fn against_node(ui: &Ui, project: &Project, store: &Store, host: &str, node_args: &NodeArgs) -> Result<(), CliError> {
+fn against_node(
+    ui: &Ui,
+    project: &Project,
+    store: &Store,
+    host: &str,
+    args: &Args,
+) -> Result<(), CliError> {
+    let node_args = &args.node;
     let hosts = project.select(&[host.to_string()])?;
     let d = deployments(ui, project, &hosts)?.pop().unwrap_or_default();
     let node = node_for(host, &d, node_args)?;
@@ -59,7 +158,10 @@ fn against_node(ui: &Ui, project: &Project, store: &Store, host: &str, node_args
         Some(c) => {
             let bytes = stoa_deploy::node_file(&node, &format!("{}/manifest.json", c.closure), &t)
                 .map_err(|e| CliError::Report(format!("{host}: {e}")))?;
-            Some(Manifest::parse(&bytes).map_err(|e| CliError::Report(format!("{host}: the node's manifest: {e}")))?)
+            Some(
+                Manifest::parse(&bytes)
+                    .map_err(|e| CliError::Report(format!("{host}: the node's manifest: {e}")))?,
+            )
         }
         None => None,
     };
@@ -70,15 +172,38 @@ fn against_node(ui: &Ui, project: &Project, store: &Store, host: &str, node_args
             .or_else(|| stoa_deploy::node_file(&node, name, &t).ok())
     };
     let header = match &np.current {
-        Some(c) => format!("--- {host}: generation {} ({})\n+++ {}", c.generation, c.closure, store.path_of(&toplevel).display()),
-        None => format!("--- {host}: no generation yet\n+++ {}", store.path_of(&toplevel).display()),
+        Some(c) => format!(
+            "--- {host}: generation {} ({})\n+++ {}",
+            c.generation,
+            c.closure,
+            store.path_of(&toplevel).display()
+        ),
+        None => format!(
+            "--- {host}: no generation yet\n+++ {}",
+            store.path_of(&toplevel).display()
+        ),
     };
-    print_plan(ui, &header, node_manifest.as_ref(), &nm, &read);
+    let (rows, changed) =
+        compare_secrets(ui, project, &nm, &np.secrets, args.age_identity.as_deref());
+    print_plan(ui, &header, node_manifest.as_ref(), &nm, &read, &changed);
+    if !rows.is_empty() {
+        ui.out("\nsecrets (values are never shown):");
+        for (name, row) in rows {
+            ui.out(&format!("  {name}: {row}"));
+        }
+    }
     Ok(())
 }
 
-fn print_plan(ui: &Ui, header: &str, old: Option<&Manifest>, new: &Manifest, read: &dyn Fn(&str) -> Option<Vec<u8>>) {
-    let steps = plan(old, new, read);
+fn print_plan(
+    ui: &Ui,
+    header: &str,
+    old: Option<&Manifest>,
+    new: &Manifest,
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    changed_secrets: &BTreeSet<String>,
+) {
+    let steps = plan_secrets(old, new, read, changed_secrets);
     ui.out(header);
     if steps.is_empty() {
         ui.out("no differences: a switch would change nothing");
@@ -89,8 +214,12 @@ fn print_plan(ui: &Ui, header: &str, old: Option<&Manifest>, new: &Manifest, rea
             Change::Added => "added",
             Change::Removed => "removed",
             Change::Changed => "changed",
+            Change::Refilled => "refilled",
         };
         ui.out(&format!("\n{what} {}", s.key));
+        if !s.secrets.is_empty() {
+            ui.out(&format!("  secrets changed: {}", s.secrets.join(", ")));
+        }
         for a in &s.actions {
             ui.out(&format!("  apply: {a}"));
         }
@@ -144,5 +273,6 @@ fn manifest(store: &Store, p: &StorePath) -> Result<Manifest, CliError> {
         path: path.clone(),
         source,
     })?;
-    Manifest::parse(&bytes).map_err(|e| CliError::Report(format!("{} is not a closure manifest: {e}", path.display())))
+    Manifest::parse(&bytes)
+        .map_err(|e| CliError::Report(format!("{} is not a closure manifest: {e}", path.display())))
 }

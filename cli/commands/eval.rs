@@ -1,7 +1,6 @@
 //! `stoa eval <host> [option.path] [--json]`: print a host's merged
 //! configuration, or the value of one option.
 
-
 use serde_json::Value;
 
 use crate::commands::{evaluate, fail_on};
@@ -111,6 +110,17 @@ fn key(prefix: &str, k: &str) -> String {
 }
 
 fn flatten(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    // A secret reference shows as the call that made it; values never
+    // exist in a configuration.
+    if let Some(name) = stoa_lang::secret_name(v) {
+        let name_of = if prefix.is_empty() {
+            "<config>"
+        } else {
+            prefix
+        };
+        out.push(format!("{name_of} = secret({name:?})"));
+        return;
+    }
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {

@@ -10,6 +10,7 @@ pub mod gc;
 pub mod generations;
 pub mod options;
 pub mod rollback;
+pub mod secrets;
 pub mod switch;
 pub mod verify;
 
@@ -39,7 +40,12 @@ pub fn evaluate(ui: &Ui, project: &Project, hosts: &[String]) -> (Vec<HostEval>,
 
 /// Checks the whole inventory and renders `selected`; with a store, builds
 /// them. Prints every problem.
-pub fn analyse(ui: &Ui, project: &Project, selected: &[String], store: Option<&Store>) -> Result<Analysis, CliError> {
+pub fn analyse(
+    ui: &Ui,
+    project: &Project,
+    selected: &[String],
+    store: Option<&Store>,
+) -> Result<Analysis, CliError> {
     let evaluator = project.evaluator();
     let inventory = project.inventory()?;
     let prelude = project.prelude();
@@ -56,7 +62,8 @@ pub fn analyse(ui: &Ui, project: &Project, selected: &[String], store: Option<&S
     };
     let analysis = match store {
         None => stoa_compiler::build::analyse(&req, None),
-        Some(s) => stoa_compiler::build::build(&req, s).map_err(|e| CliError::Report(format!("build failed: {e}")))?,
+        Some(s) => stoa_compiler::build::build(&req, s)
+            .map_err(|e| CliError::Report(format!("build failed: {e}")))?,
     };
     for p in &analysis.problems {
         ui.diagnostic(&p.report());

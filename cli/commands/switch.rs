@@ -12,7 +12,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use stoa_deploy::transport::{HostKeyPolicy, LocalConnector, SshAuth, SshConnector, SshTarget};
-use stoa_deploy::{DeployError, Event, Failpoint, HealthCheck, Mode, Node, Outcome, Progress, Provenance, Safety, SwitchRequest, Timeouts};
+use stoa_deploy::{
+    DeployError, Event, Failpoint, HealthCheck, Mode, Node, Outcome, Progress, Provenance, Safety,
+    SwitchRequest, Timeouts,
+};
 use stoa_store::StorePath;
 
 use crate::commands::build::select;
@@ -76,7 +79,10 @@ impl DeploymentOpts {
         config
             .get("deployment")
             .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .unwrap_or_else(|| DeploymentOpts { active: true, ..Default::default() })
+            .unwrap_or_else(|| DeploymentOpts {
+                active: true,
+                ..Default::default()
+            })
     }
 
     pub fn safety(&self) -> Safety {
@@ -93,31 +99,49 @@ fn usage(msg: impl Into<String>, help: &str) -> CliError {
 
 /// A connection failure (exit 3).
 pub fn unreachable(host: &str, message: String) -> CliError {
-    CliError::Io { action: "cannot deploy to", path: PathBuf::from(host), source: std::io::Error::other(message) }
+    CliError::Io {
+        action: "cannot deploy to",
+        path: PathBuf::from(host),
+        source: std::io::Error::other(message),
+    }
 }
 
 fn parse_target(text: &str) -> Result<SshTarget, CliError> {
     let help = "write it as ssh://USER@HOST:PORT (user and port optional)";
-    let rest = text.strip_prefix("ssh://").ok_or_else(|| usage(format!("bad --target `{text}`"), help))?;
+    let rest = text
+        .strip_prefix("ssh://")
+        .ok_or_else(|| usage(format!("bad --target `{text}`"), help))?;
     let (user, hostport) = match rest.split_once('@') {
         Some((u, h)) => (u.to_owned(), h),
         None => ("root".to_owned(), rest),
     };
     let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().map_err(|_| usage(format!("bad port in --target `{text}`"), help))?),
+        Some((h, p)) => (
+            h,
+            p.parse()
+                .map_err(|_| usage(format!("bad port in --target `{text}`"), help))?,
+        ),
         None => (hostport, 22),
     };
     if host.is_empty() || user.is_empty() {
         return Err(usage(format!("bad --target `{text}`"), help));
     }
-    Ok(SshTarget { host: host.trim_matches(['[', ']']).to_owned(), port, user })
+    Ok(SshTarget {
+        host: host.trim_matches(['[', ']']).to_owned(),
+        port,
+        user,
+    })
 }
 
 /// The node of `host`: local directory (`--node-root` without `--target`) or SSH.
 pub fn node_for(host: &str, d: &DeploymentOpts, args: &NodeArgs) -> Result<Node, CliError> {
     if args.local {
         let root = args.node_root.clone().unwrap_or_default();
-        return Ok(Node { host: host.to_owned(), connector: Arc::new(LocalConnector::new()), root });
+        return Ok(Node {
+            host: host.to_owned(),
+            connector: Arc::new(LocalConnector::new()),
+            root,
+        });
     }
     let target = match &args.target {
         Some(t) => parse_target(t)?,
@@ -129,32 +153,65 @@ pub fn node_for(host: &str, d: &DeploymentOpts, args: &NodeArgs) -> Result<Node,
     };
     let known_hosts = match &args.known_hosts {
         Some(f) => f.clone(),
-        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".ssh/known_hosts"),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".ssh/known_hosts"),
     };
     let connector = SshConnector {
         target,
-        host_key: HostKeyPolicy { known_hosts, pinned: d.host_key.clone(), accept_new: args.accept_new_host_key },
-        auth: SshAuth { identities: args.identity.clone(), agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from) },
+        host_key: HostKeyPolicy {
+            known_hosts,
+            pinned: d.host_key.clone(),
+            accept_new: args.accept_new_host_key,
+        },
+        auth: SshAuth {
+            identities: args.identity.clone(),
+            agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+        },
         connect_timeout: Duration::from_secs(15),
     };
-    Ok(Node { host: host.to_owned(), connector: Arc::new(connector), root: args.node_root.clone().unwrap_or_else(|| "/".into()) })
+    Ok(Node {
+        host: host.to_owned(),
+        connector: Arc::new(connector),
+        root: args.node_root.clone().unwrap_or_else(|| "/".into()),
+    })
 }
 
 pub fn timeouts(args: &NodeArgs) -> Timeouts {
-    Timeouts { lock_wait: Duration::from_secs(args.lock_wait), ..Timeouts::default() }
+    Timeouts {
+        lock_wait: Duration::from_secs(args.lock_wait),
+        ..Timeouts::default()
+    }
 }
 
 /// `deployment.*` of each host (evaluating the project), in order.
-pub fn deployments(ui: &Ui, project: &Project, hosts: &[String]) -> Result<Vec<DeploymentOpts>, CliError> {
+pub fn deployments(
+    ui: &Ui,
+    project: &Project,
+    hosts: &[String],
+) -> Result<Vec<DeploymentOpts>, CliError> {
     let analysis = analyse(ui, project, hosts, None)?;
     fail_on(analysis.errors())?;
-    Ok(hosts.iter().map(|h| analysis.configs.get(h).map(DeploymentOpts::from_config).unwrap_or_default()).collect())
+    Ok(hosts
+        .iter()
+        .map(|h| {
+            analysis
+                .configs
+                .get(h)
+                .map(DeploymentOpts::from_config)
+                .unwrap_or_default()
+        })
+        .collect())
 }
 
 /// The `failpoint` from `STOA_FAILPOINT` (tests of crash safety).
 pub fn failpoint() -> Result<Option<Failpoint>, CliError> {
     match std::env::var("STOA_FAILPOINT") {
-        Ok(v) if !v.is_empty() => v.parse().map(Some).map_err(|e: String| usage(e, "unset STOA_FAILPOINT")),
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map(Some)
+            .map_err(|e: String| usage(e, "unset STOA_FAILPOINT")),
         _ => Ok(None),
     }
 }
@@ -169,9 +226,18 @@ impl Progress for Lines {
         let text = match event {
             Event::Step(s) => format!("{s}"),
             Event::Busy(owner) => format!("node locked by {owner}"),
-            Event::Sent { paths, bytes } => format!("sent {} store path(s), {bytes} bytes", paths.len()),
+            Event::Sent { paths, bytes } => {
+                format!("sent {} store path(s), {bytes} bytes", paths.len())
+            }
+            Event::SecretsSent(names) => format!(
+                "sending {} changed secret(s): {}",
+                names.len(),
+                names.join(", ")
+            ),
             Event::Activation(line) => line,
-            Event::Check { name, ok } => format!("health check {name}: {}", if ok { "ok" } else { "FAILED" }),
+            Event::Check { name, ok } => {
+                format!("health check {name}: {}", if ok { "ok" } else { "FAILED" })
+            }
             Event::Recovered(what) => format!("recovered an interrupted activation: {what}"),
             Event::Failpoint(name) => format!("failpoint {name} reached"),
         };
@@ -187,18 +253,34 @@ impl Progress for Lines {
 /// Provenance of a deployment made now by this user from `project`.
 pub fn provenance(project: Option<&Path>) -> Provenance {
     #[allow(clippy::disallowed_methods)] // the CLI is where the clock is read
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let machine = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let machine = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
     let git = |args: &[&str]| -> Option<String> {
-        let out = std::process::Command::new("git").arg("-C").arg(project?).args(args).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(project?)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     let clean = git(&["status", "--porcelain"]).is_some_and(|s| s.is_empty());
     Provenance {
         time: rfc3339(now),
         user: format!("{user}@{machine}"),
-        git_revision: if clean { git(&["rev-parse", "HEAD"]) } else { None },
+        git_revision: if clean {
+            git(&["rev-parse", "HEAD"])
+        } else {
+            None
+        },
         tool: format!("stoa {}", env!("CARGO_PKG_VERSION")),
         closure: String::new(),
     }
@@ -217,7 +299,12 @@ fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[derive(clap::Args)]
@@ -245,6 +332,9 @@ pub struct Args {
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Age identity that decrypts the secrets the hosts need (docs/secrets.md).
+    #[arg(long, env = "STOA_AGE_IDENTITY", value_name = "FILE")]
+    age_identity: Option<PathBuf>,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -253,7 +343,10 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let project = Project::open(ui, g)?;
     let named = !args.hosts.is_empty();
     if !named && !args.all && args.on.is_none() {
-        return Err(usage("which hosts?", "name them, or use --all or --on @tag"));
+        return Err(usage(
+            "which hosts?",
+            "name them, or use --all or --on @tag",
+        ));
     }
     let hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
     if args.node.target.is_some() && hosts.len() > 1 {
@@ -268,35 +361,71 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let mut requests = Vec::new();
     for o in &analysis.hosts {
         let host = &o.host;
-        let d = analysis.configs.get(host).map(DeploymentOpts::from_config).unwrap_or_default();
+        let d = analysis
+            .configs
+            .get(host)
+            .map(DeploymentOpts::from_config)
+            .unwrap_or_default();
         if !d.active {
             if named && !args.force {
-                return Err(usage(format!("host `{host}` is inactive (deployment.active = false)"), "pass --force to switch it anyway"));
+                return Err(usage(
+                    format!("host `{host}` is inactive (deployment.active = false)"),
+                    "pass --force to switch it anyway",
+                ));
             }
             if !named {
                 ui.status(&format!("{host}: inactive, skipped"));
                 continue;
             }
         }
-        let toplevel: StorePath = o
-            .toplevel
-            .clone()
-            .ok_or_else(|| usage(format!("host `{host}` did not build"), "see the errors above"))?;
+        let toplevel: StorePath = o.toplevel.clone().ok_or_else(|| {
+            usage(
+                format!("host `{host}` did not build"),
+                "see the errors above",
+            )
+        })?;
         requests.push(SwitchRequest {
             node: node_for(host, &d, &args.node)?,
             toplevel,
-            mode: if args.dry_activate { Mode::DryActivate } else { Mode::Switch },
+            mode: if args.dry_activate {
+                Mode::DryActivate
+            } else {
+                Mode::Switch
+            },
             safety: Some(d.safety()),
             provenance: provenance.clone(),
             force: args.force,
             timeouts: timeouts(&args.node),
             failpoint,
+            secrets: stoa_deploy::Secrets::new(),
         });
     }
     if requests.is_empty() {
-        return Err(usage("no host selected", "check the names, tags and deployment.active"));
+        return Err(usage(
+            "no host selected",
+            "check the names, tags and deployment.active",
+        ));
     }
-    if !args.yes && !args.dry_activate && std::io::stdin().is_terminal() && !confirm(ui, &requests)? {
+    // Every secret is decrypted before any node is contacted: an undefined secret or a
+    // wrong identity stops the switch with nothing sent.
+    let toplevels: Vec<(String, StorePath)> = requests
+        .iter()
+        .map(|r| (r.node.host.clone(), r.toplevel.clone()))
+        .collect();
+    let mut secrets = crate::secrets::unlock_all(
+        ui,
+        &project,
+        &store,
+        &toplevels,
+        args.age_identity.as_deref(),
+    )?;
+    for r in &mut requests {
+        if let Some(s) = secrets.remove(&r.node.host) {
+            r.secrets = s;
+        }
+    }
+    if !args.yes && !args.dry_activate && std::io::stdin().is_terminal() && !confirm(ui, &requests)?
+    {
         return Err(usage("nothing switched", "answer y, or pass --yes"));
     }
     let progress = Lines { quiet: args.json };
@@ -308,48 +437,93 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
 /// Roots every generation now on a node in the local store
 /// (`gen-<host>-<N>`), so `stoa gc` keeps what nodes run; `stoa gc --on`
 /// drops the roots of the generations it removes.
-fn record_generations(ui: &Ui, store: &stoa_store::Store, requests: &[SwitchRequest], results: &[Result<Outcome, DeployError>]) {
+fn record_generations(
+    ui: &Ui,
+    store: &stoa_store::Store,
+    requests: &[SwitchRequest],
+    results: &[Result<Outcome, DeployError>],
+) {
     for (r, res) in requests.iter().zip(results) {
-        let Ok(Outcome { generation: Some(n), .. }) = res else { continue };
+        let Ok(Outcome {
+            generation: Some(n),
+            ..
+        }) = res
+        else {
+            continue;
+        };
         let name = format!("gen-{}-{n}", r.node.host);
         let rooted = stoa_store::StoreName::new(name.as_str())
             .map_err(|e| e.to_string())
-            .and_then(|root| store.set_root(&root, std::slice::from_ref(&r.toplevel)).map_err(|e| e.to_string()));
+            .and_then(|root| {
+                store
+                    .set_root(&root, std::slice::from_ref(&r.toplevel))
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = rooted {
-            ui.status(&format!("{}: could not record generation {n} locally: {e}", r.node.host));
+            ui.status(&format!(
+                "{}: could not record generation {n} locally: {e}",
+                r.node.host
+            ));
         }
     }
 }
 
 fn confirm(ui: &Ui, requests: &[SwitchRequest]) -> Result<bool, CliError> {
     for r in requests {
-        ui.status(&format!("{}: switch to {} via {}", r.node.host, r.toplevel, r.node.connector.describe()));
+        ui.status(&format!(
+            "{}: switch to {} via {}",
+            r.node.host,
+            r.toplevel,
+            r.node.connector.describe()
+        ));
     }
     eprint!("Switch {} host(s)? [y/N] ", requests.len());
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| CliError::Report(e.to_string()))?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Report(e.to_string()))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-fn report(ui: &Ui, requests: &[SwitchRequest], results: &[Result<Outcome, DeployError>], json: bool) -> Result<(), CliError> {
+fn report(
+    ui: &Ui,
+    requests: &[SwitchRequest],
+    results: &[Result<Outcome, DeployError>],
+    json: bool,
+) -> Result<(), CliError> {
     if json {
         let rows: Vec<Value> = requests
             .iter()
             .zip(results)
             .map(|(r, res)| match res {
                 Ok(o) => serde_json::json!({"host": r.node.host, "ok": true, "outcome": o}),
-                Err(e) => serde_json::json!({"host": r.node.host, "ok": false, "error": e.to_string()}),
+                Err(e) => {
+                    serde_json::json!({"host": r.node.host, "ok": false, "error": e.to_string()})
+                }
             })
             .collect();
         ui.out(&serde_json::to_string_pretty(&rows).unwrap_or_default());
     } else {
-        ui.out(&format!("{:<16} {:<10} {:<12} {}", "HOST", "RESULT", "GENERATION", "DETAIL"));
+        ui.out(&format!(
+            "{:<16} {:<10} {:<12} {}",
+            "HOST", "RESULT", "GENERATION", "DETAIL"
+        ));
         for (r, res) in requests.iter().zip(results) {
             let line = match res {
                 Ok(o) => {
                     let gen = o.generation.map_or("-".into(), |g| g.to_string());
-                    let result = serde_json::to_value(o.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                    format!("{:<16} {:<10} {:<12} sent {} path(s), {} bytes", r.node.host, result, gen, o.sent.len(), o.bytes_sent)
+                    let result = serde_json::to_value(o.action)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    format!(
+                        "{:<16} {:<10} {:<12} sent {} path(s), {} bytes",
+                        r.node.host,
+                        result,
+                        gen,
+                        o.sent.len(),
+                        o.bytes_sent
+                    )
                 }
                 Err(e) => format!("{:<16} {:<10} {:<12} {e}", r.node.host, "FAILED", "-"),
             };
@@ -360,7 +534,10 @@ fn report(ui: &Ui, requests: &[SwitchRequest], results: &[Result<Outcome, Deploy
     if failed.is_empty() {
         Ok(())
     } else if failed.iter().all(|e| e.is_connection()) {
-        Err(unreachable("nodes", format!("{} host(s) could not be reached or locked", failed.len())))
+        Err(unreachable(
+            "nodes",
+            format!("{} host(s) could not be reached or locked", failed.len()),
+        ))
     } else {
         Err(CliError::Problems(failed.len()))
     }

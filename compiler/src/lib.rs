@@ -37,6 +37,7 @@ pub mod names;
 pub mod plan;
 pub mod problem;
 pub mod render;
+pub mod secrets;
 pub mod validate;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::closure::LIVE_KEYS;
+use crate::secrets::{Fill, Form};
 
 /// The part of `manifest.json` a plan needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -16,6 +17,18 @@ pub struct Manifest {
     pub host: String,
     /// Its artifacts.
     pub artifacts: Vec<ManifestArtifact>,
+    /// Every secret the closure needs (absent in closures without any).
+    #[serde(default)]
+    pub secrets: Vec<ManifestSecret>,
+}
+
+/// A secret a closure needs, and how its value is written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ManifestSecret {
+    /// The secret's name.
+    pub name: String,
+    /// The forms it is written in (`env` values must be one line without `'`).
+    pub forms: Vec<Form>,
 }
 
 /// One artifact of a manifest.
@@ -27,6 +40,19 @@ pub struct ManifestArtifact {
     pub store_path: String,
     /// Apply actions (tagged JSON, see `ApplyAction`).
     pub apply: Vec<Value>,
+    /// How the node fills secrets in (templates only).
+    #[serde(default)]
+    pub fill: Option<Fill>,
+}
+
+impl ManifestArtifact {
+    /// The secrets this artifact's content depends on.
+    pub fn secrets(&self) -> Vec<String> {
+        self.fill
+            .as_ref()
+            .map(|f| f.secrets().keys().map(|n| n.to_string()).collect())
+            .unwrap_or_default()
+    }
 }
 
 impl Manifest {
@@ -45,6 +71,9 @@ pub enum Change {
     Removed,
     /// Different content.
     Changed,
+    /// The same template, but the value of one of its secrets changed
+    /// (`Step::secrets` says which).
+    Refilled,
 }
 
 /// One line of the plan.
@@ -61,19 +90,50 @@ pub struct Step {
     /// What a switch would run, in words (`pct set 201 --memory` live,
     /// `pct reboot 201`, `docker compose -p web up`, `ifreload -a`, …).
     pub actions: Vec<String>,
+    /// The secrets among `changed_secrets` (see [`plan_secrets`]) this
+    /// artifact uses.
+    pub secrets: Vec<String>,
 }
 
 /// The plan from `old` (None: nothing installed) to `new`.
-pub fn plan(old: Option<&Manifest>, new: &Manifest, read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Vec<Step> {
+pub fn plan(
+    old: Option<&Manifest>,
+    new: &Manifest,
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Vec<Step> {
+    plan_secrets(old, new, read, &BTreeSet::new())
+}
+
+/// [`plan`], knowing which secrets' values differ between the two sides
+/// (by keyed digest): artifacts filled with them are refilled even where
+/// their template is the same.
+pub fn plan_secrets(
+    old: Option<&Manifest>,
+    new: &Manifest,
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    changed_secrets: &BTreeSet<String>,
+) -> Vec<Step> {
     let olds: BTreeMap<&str, &ManifestArtifact> = old
         .map(|m| m.artifacts.iter().map(|a| (a.key.as_str(), a)).collect())
         .unwrap_or_default();
-    let news: BTreeMap<&str, &ManifestArtifact> = new.artifacts.iter().map(|a| (a.key.as_str(), a)).collect();
+    let news: BTreeMap<&str, &ManifestArtifact> =
+        new.artifacts.iter().map(|a| (a.key.as_str(), a)).collect();
     let keys: BTreeSet<&str> = olds.keys().chain(news.keys()).copied().collect();
     let mut steps = Vec::new();
     for k in keys {
         let (o, n) = (olds.get(k), news.get(k));
+        let secrets: Vec<String> = n
+            .map(|n| {
+                n.secrets()
+                    .into_iter()
+                    .filter(|s| changed_secrets.contains(s))
+                    .collect()
+            })
+            .unwrap_or_default();
         let change = match (o, n) {
+            (Some(o), Some(n)) if o.store_path == n.store_path && !secrets.is_empty() => {
+                Change::Refilled
+            }
             (Some(o), Some(n)) if o.store_path == n.store_path => continue,
             (Some(_), Some(_)) => Change::Changed,
             (None, Some(_)) => Change::Added,
@@ -95,12 +155,13 @@ pub fn plan(old: Option<&Manifest>, new: &Manifest, read: &dyn Fn(&str) -> Optio
             old: o.map(|a| a.store_path.clone()),
             new: n.map(|a| a.store_path.clone()),
             actions,
+            secrets,
         });
     }
     steps
 }
 
-fn field<'a>(v: &'a Value, k: &str) -> String {
+fn field(v: &Value, k: &str) -> String {
     match v.get(k) {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
@@ -117,12 +178,16 @@ fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -
                 match (old, new) {
                     (None, _) => out.push(format!("create container {vmid} (pct create)")),
                     (Some(o), Some(n)) => {
-                        let (live, reboot) = classify(&String::from_utf8_lossy(o), &String::from_utf8_lossy(n));
+                        let (live, reboot) =
+                            classify(&String::from_utf8_lossy(o), &String::from_utf8_lossy(n));
                         if !live.is_empty() {
                             out.push(format!("live change: pct set {vmid} {}", live.join(" ")));
                         }
                         if !reboot.is_empty() {
-                            out.push(format!("container reboot: pct reboot {vmid} (for {})", reboot.join(", ")));
+                            out.push(format!(
+                                "container reboot: pct reboot {vmid} (for {})",
+                                reboot.join(", ")
+                            ));
                         }
                     }
                     (Some(_), None) => out.push(format!("update container {vmid}")),
@@ -133,12 +198,35 @@ fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -
                 field(act, "project"),
                 field(act, "vmid")
             )),
-            Some("network_reload") => out.push("network reload: ifup -a -s -i interfaces.new, ifreload -a".into()),
+            Some("compose_recreate") => {
+                let services: Vec<String> = act
+                    .get("services")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| x.as_str().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(format!(
+                    "compose recreate: docker compose -p {} up -d --force-recreate {} (container {})",
+                    field(act, "project"),
+                    services.join(" "),
+                    field(act, "vmid")
+                ));
+            }
+            Some("network_reload") => {
+                out.push("network reload: ifup -a -s -i interfaces.new, ifreload -a".into())
+            }
             Some("command") => {
                 let argv: Vec<String> = act
                     .get("argv")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| x.as_str().unwrap_or_default().to_string())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.push(format!("run: {}", argv.join(" ")));
             }
@@ -149,11 +237,21 @@ fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -
 }
 
 fn removal_actions(a: &ManifestArtifact) -> Vec<String> {
+    if a.fill.is_some() {
+        // A filled file is only deleted; its project stays.
+        return vec!["remove the file".to_string()];
+    }
     a.apply
         .iter()
         .filter_map(|act| match act.get("kind").and_then(Value::as_str) {
-            Some("container_config") => Some(format!("destroy container {} (pct stop, pct destroy)", field(act, "vmid"))),
-            Some("compose_up") => Some(format!("compose down: docker compose -p {} down", field(act, "project"))),
+            Some("container_config") => Some(format!(
+                "destroy container {} (pct stop, pct destroy)",
+                field(act, "vmid")
+            )),
+            Some("compose_up") => Some(format!(
+                "compose down: docker compose -p {} down",
+                field(act, "project")
+            )),
             _ => None,
         })
         .chain(std::iter::once("remove the file".to_string()))
@@ -173,7 +271,9 @@ pub fn classify(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let Some((k, v)) = line.split_once(": ") else { continue };
+            let Some((k, v)) = line.split_once(": ") else {
+                continue;
+            };
             if k.starts_with("lxc.") {
                 raw.push_str(line);
                 raw.push('\n');
@@ -188,7 +288,9 @@ pub fn classify(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
     let mut classify_key = |k: &str, set: Option<&String>| {
         let base = k.trim_end_matches(|c: char| c.is_ascii_digit());
         let is_new = !ok.contains_key(k);
-        let hot = LIVE_KEYS.contains(&k) || base == "net" || ((base == "mp" || base == "dev") && set.is_some() && is_new);
+        let hot = LIVE_KEYS.contains(&k)
+            || base == "net"
+            || ((base == "mp" || base == "dev") && set.is_some() && is_new);
         match (hot, set) {
             (true, Some(v)) => live.push(format!("--{k} {v}")),
             (true, None) => live.push(format!("--delete {k}")),
@@ -226,7 +328,10 @@ mod tests {
 
     #[test]
     fn removed_keys_and_raw_keys() {
-        let (live, reboot) = classify("cores: 2\nswap: 0\nlxc.cap.drop: a\n", "cores: 2\nlxc.cap.drop: b\n");
+        let (live, reboot) = classify(
+            "cores: 2\nswap: 0\nlxc.cap.drop: a\n",
+            "cores: 2\nlxc.cap.drop: b\n",
+        );
         assert_eq!(live, ["--delete swap"]);
         assert_eq!(reboot, ["raw lxc keys"]);
     }

@@ -13,10 +13,12 @@ use crate::transport::Command;
 
 /// What the pending activation activates.
 pub(crate) enum Target<'a> {
-    /// A new generation of this closure, with this provenance JSON.
+    /// A new generation of this closure, with this provenance JSON and, when the closure
+    /// needs secrets, the tar of `stoa-secrets` (changed values and `.digests`).
     New {
         closure: &'a str,
         provenance: &'a str,
+        secrets: Option<&'a [u8]>,
     },
     /// An existing generation.
     Existing(u64),
@@ -70,10 +72,24 @@ pub(crate) fn activate(
     });
 
     ev(session, Event::Step(Step::Record));
+    if let Target::New {
+        secrets: Some(tar), ..
+    } = &target
+    {
+        // Staged under the same id, so that `record` builds the generation's folder.
+        session.run(
+            Step::Record,
+            Op::Secrets,
+            std::slice::from_ref(&id),
+            tar,
+            idle,
+        )?;
+    }
     let args = match &target {
         Target::New {
             closure,
             provenance,
+            ..
         } => vec![
             id.clone(),
             "new".into(),

@@ -112,6 +112,8 @@ pub enum Event {
         /// Bytes of the tar stream.
         bytes: u64,
     },
+    /// Secret values were sent (names only; values are never part of an event).
+    SecretsSent(Vec<String>),
     /// A line of the activation's output (`stoa: step …`, `stoa: changed …`).
     Activation(String),
     /// A health check passed or failed.

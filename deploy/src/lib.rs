@@ -23,6 +23,7 @@ pub mod node;
 mod ops;
 pub mod quote;
 mod request;
+mod secrets;
 mod session;
 mod switch;
 pub mod tar;
@@ -38,5 +39,6 @@ pub use ops::{
 pub use request::{
     Action, HealthCheck, Mode, Outcome, Provenance, RollbackRequest, Safety, SwitchRequest,
 };
+pub use secrets::Secrets;
 pub use session::{Current, Node, Timeouts};
 pub use switch::{switch, switch_many};

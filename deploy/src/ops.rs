@@ -158,6 +158,7 @@ fn rollback_in(
         previous: current,
         sent: Vec::new(),
         bytes_sent: 0,
+        secrets_sent: Vec::new(),
         log: Vec::new(),
     };
     if Some(target.number) == current && !session.dirty {
@@ -245,6 +246,8 @@ pub struct NodePlan {
     pub current: Option<Current>,
     /// Differing artifacts, sorted by key.
     pub changes: Vec<ArtifactChange>,
+    /// Keyed digests of the current generation's secrets, by name.
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 /// Compares the local closure `toplevel` with the node's current generation, by key and
@@ -273,9 +276,14 @@ pub fn node_plan(
         step: Step::Lock,
         detail,
     })?;
+    let secrets = find_words(&lines, "secret")
+        .into_iter()
+        .filter_map(|w| Some((w.get(1)?.clone(), w.get(2)?.clone())))
+        .collect();
     Ok(NodePlan {
         current,
         changes: diff_artifacts(&old, &local.artifacts),
+        secrets,
     })
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use stoa_store::StorePath;
 
 use crate::events::Failpoint;
+use crate::secrets::Secrets;
 use crate::session::{Node, Timeouts};
 
 /// `deployment.health_checks[i]`: a command run on the node after activation, retried
@@ -115,6 +116,9 @@ pub struct SwitchRequest {
     pub timeouts: Timeouts,
     /// Crash-safety tests only.
     pub failpoint: Option<Failpoint>,
+    /// The secrets the closure needs (its manifest's `secrets`), decrypted, with keyed
+    /// digests; only those whose digest differs from the node's are sent.
+    pub secrets: Secrets,
 }
 
 /// `rollback [--to N]`.
@@ -165,6 +169,8 @@ pub struct Outcome {
     pub sent: Vec<StorePath>,
     /// Bytes of stdin handed to the node (the tar stream).
     pub bytes_sent: u64,
+    /// Names of the secrets whose values were sent (they changed, or the node had none).
+    pub secrets_sent: Vec<String>,
     /// Output of `activate` (and of `activate dry`).
     pub log: Vec<String>,
 }

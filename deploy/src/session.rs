@@ -1,6 +1,7 @@
 //! [`NodeSession`]: one locked conversation with a node — the lock holder plus the
 //! node operations run while it is held.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +72,8 @@ pub(crate) struct NodeSession<'p> {
     pub current: Option<Current>,
     pub missing: Vec<StorePath>,
     pub dirty: bool,
+    /// Keyed digests of the current generation's secrets (empty when dirty).
+    pub secret_digests: BTreeMap<String, String>,
     pub timeouts: Timeouts,
     pub progress: &'p dyn Progress,
 }
@@ -104,6 +107,7 @@ impl<'p> NodeSession<'p> {
             current: None,
             missing: Vec::new(),
             dirty: false,
+            secret_digests: BTreeMap::new(),
             timeouts,
             progress,
         };
@@ -141,6 +145,11 @@ impl<'p> NodeSession<'p> {
                     });
                 }
                 Some("dirty") => session.dirty = true,
+                Some("secret") if words.len() == 3 => {
+                    session
+                        .secret_digests
+                        .insert(words[1].clone(), words[2].clone());
+                }
                 Some("missing") if words.len() == 2 => {
                     let path = words[1].parse().map_err(|e| DeployError::Protocol {
                         step: Step::Lock,

@@ -74,11 +74,19 @@ fn run(
         previous,
         sent: Vec::new(),
         bytes_sent: 0,
+        secrets_sent: Vec::new(),
         log: Vec::new(),
     };
     failpoint(session, request.failpoint, Step::Lock);
     let current = session.current.as_ref().map(|c| c.closure.as_str());
-    if request.mode == Mode::Switch && current == Some(name.as_str()) && !session.dirty {
+    // Secrets whose keyed digest differs from the current generation's: a closure that
+    // is already current still needs a new generation when one of them changed.
+    let secrets_changed = request.secrets.changed(&session.secret_digests);
+    if request.mode == Mode::Switch
+        && current == Some(name.as_str())
+        && !session.dirty
+        && secrets_changed.is_empty()
+    {
         return Ok(outcome);
     }
 
@@ -113,7 +121,18 @@ fn run(
     failpoint(session, request.failpoint, Step::Transfer);
 
     if request.mode == Mode::DryActivate {
-        let out = session.run_raw(Op::Dry, &[name], &[], session.timeouts.activation)?;
+        let digests = request.secrets.digests_file();
+        let out = if request.secrets.is_empty() {
+            session.run_raw(Op::Dry, &[name], &[], session.timeouts.activation)?
+        } else {
+            let args = [name, "digests".to_owned()];
+            session.run_raw(
+                Op::Dry,
+                &args,
+                digests.as_bytes(),
+                session.timeouts.activation,
+            )?
+        };
         outcome.log = out.lines();
         for line in &outcome.log {
             session
@@ -139,11 +158,19 @@ fn run(
     provenance.closure = name.clone();
     let provenance =
         serde_json::to_string(&provenance).map_err(|e| DeployError::Request(e.to_string()))?;
+    let secrets_tar = (!request.secrets.is_empty()).then(|| request.secrets.pack(&secrets_changed));
+    if !secrets_changed.is_empty() {
+        outcome.secrets_sent = secrets_changed.clone();
+        session
+            .progress
+            .event(&host, Event::SecretsSent(secrets_changed.clone()));
+    }
     let done = activate(
         session,
         Target::New {
             closure: &name,
             provenance: &provenance,
+            secrets: secrets_tar.as_deref().map(Vec::as_slice),
         },
         &safety,
         request.failpoint,

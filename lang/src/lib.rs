@@ -9,7 +9,9 @@
 //! with stable codes and source spans.
 //!
 //! It deliberately knows nothing of stores, artifacts or SSH: it turns source
-//! files into a JSON configuration, nothing else.
+//! files into a JSON configuration, nothing else. Nor of secret values:
+//! `secret("name")` is a reference, `{"$secret": "name"}` in the JSON
+//! ([`secret_name`], [`secret_references`]).
 //!
 //! Read [`Evaluator`] first, then [`HostEval`]. The language itself is
 //! documented in `docs/language.md` at the repository root.

@@ -3,7 +3,12 @@
 //! ifupdown2 (`ifup -a -s -i F`). A missing validator fails the test with
 //! the command that installs it; nothing is skipped.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +21,11 @@ fn workspace() -> PathBuf {
 pub fn docker_compose() -> PathBuf {
     if let Some(p) = std::env::var_os("STOA_DOCKER_COMPOSE") {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "STOA_DOCKER_COMPOSE={} is not a file", p.display());
+        assert!(
+            p.is_file(),
+            "STOA_DOCKER_COMPOSE={} is not a file",
+            p.display()
+        );
         return p;
     }
     let lib = workspace().join(".tools/compose/lib");
@@ -60,7 +69,9 @@ pub fn assert_interfaces_valid(file: &Path) {
         .into_iter()
         .map(PathBuf::from)
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("ifup not found: run scripts/test, or apt-get install ifupdown2"));
+        .unwrap_or_else(|| {
+            panic!("ifup not found: run scripts/test, or apt-get install ifupdown2")
+        });
     let text = std::fs::read_to_string(file).unwrap();
     let checked: String = text
         .lines()
@@ -71,7 +82,11 @@ pub fn assert_interfaces_valid(file: &Path) {
     let copy = dir.path().join("interfaces");
     std::fs::write(&copy, checked).unwrap();
     std::fs::create_dir_all("/run/network").unwrap();
-    let out = Command::new(ifup).args(["-a", "-s", "-i"]).arg(&copy).output().unwrap();
+    let out = Command::new(ifup)
+        .args(["-a", "-s", "-i"])
+        .arg(&copy)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "ifup -a -s rejects {}:\n{}\n{text}",

@@ -2,10 +2,13 @@
 //! `activate` script (see `docs/node-protocol.md`). Pure functions of the
 //! rendered artifacts and their store paths.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{json, Value};
 
 use crate::config::Deployment;
 use crate::render::{ApplyAction, Artifact, Placement};
+use crate::secrets::{Fill, Form, SecretName};
 
 /// Container config keys Proxmox applies live with `pct set` (formats.md
 /// §1); `netN` always, a new `mpN`/`devN` too. Anything else needs a reboot.
@@ -59,13 +62,33 @@ pub fn key(p: &Placement) -> String {
 /// the kind and its arguments (`artifacts.tsv` columns 4 and on).
 fn removal(a: &Artifact) -> Vec<String> {
     match (&a.placement, a.apply.first()) {
+        // A filled file (env file, file secret) is only a file: deleting it
+        // must not take its compose project down.
+        (Placement::HostFile { path }, _) if a.fill.is_some() => {
+            vec!["host-file".into(), path.to_string()]
+        }
+        (Placement::ContainerFile { vmid, path }, _) if a.fill.is_some() => {
+            vec!["ct-file".into(), vmid.to_string(), path.to_string()]
+        }
         (Placement::HostFile { .. }, Some(ApplyAction::ContainerConfig { vmid, .. })) => {
             vec!["ct-config".into(), vmid.to_string()]
         }
         (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => vec!["network".into()],
         (Placement::HostFile { path }, _) => vec!["host-file".into(), path.to_string()],
-        (Placement::ContainerFile { .. }, Some(ApplyAction::ComposeUp { vmid, project, file })) => {
-            vec!["compose".into(), vmid.to_string(), project.clone(), file.to_string()]
+        (
+            Placement::ContainerFile { .. },
+            Some(ApplyAction::ComposeUp {
+                vmid,
+                project,
+                file,
+            }),
+        ) => {
+            vec![
+                "compose".into(),
+                vmid.to_string(),
+                project.clone(),
+                file.to_string(),
+            ]
         }
         (Placement::ContainerFile { vmid, path }, _) => {
             vec!["ct-file".into(), vmid.to_string(), path.to_string()]
@@ -74,12 +97,23 @@ fn removal(a: &Artifact) -> Vec<String> {
 }
 
 /// `manifest.json`: canonical JSON (sorted keys, no insignificant space).
+/// An artifact filled in on the node has a `fill` (see [`crate::secrets`]);
+/// `secrets` then lists every secret the closure needs with the forms it is
+/// used in (absent when none).
 pub fn manifest(host: &str, entries: &[Entry], deployment: &Deployment) -> String {
+    let mut secrets: BTreeMap<&SecretName, BTreeSet<Form>> = BTreeMap::new();
+    for e in entries {
+        if let Some(fill) = &e.artifact.fill {
+            for (name, forms) in fill.secrets() {
+                secrets.entry(name).or_default().extend(forms);
+            }
+        }
+    }
     let artifacts: Vec<Value> = entries
         .iter()
         .map(|e| {
             let a = e.artifact;
-            json!({
+            let mut v = json!({
                 "key": e.key(),
                 "name": a.name,
                 "store_path": e.store_name,
@@ -90,7 +124,11 @@ pub fn manifest(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
                 "owner": a.owner,
                 "group": a.group,
                 "apply": a.apply,
-            })
+            });
+            if let (Some(fill), Some(o)) = (&a.fill, v.as_object_mut()) {
+                o.insert("fill".into(), json!(fill));
+            }
+            v
         })
         .collect();
     let checks: Vec<Value> = deployment
@@ -98,7 +136,7 @@ pub fn manifest(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
         .iter()
         .map(|h| json!({ "name": h.name, "command": h.command, "timeout_s": h.timeout_s }))
         .collect();
-    json!({
+    let mut m = json!({
         "version": 1,
         "host": host,
         "artifacts": artifacts,
@@ -106,8 +144,15 @@ pub fn manifest(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
             "health_checks": checks,
             "confirm_timeout_s": deployment.confirm_timeout_s,
         },
-    })
-    .to_string()
+    });
+    if let (false, Some(o)) = (secrets.is_empty(), m.as_object_mut()) {
+        let list: Vec<Value> = secrets
+            .iter()
+            .map(|(name, forms)| json!({ "name": name, "forms": forms }))
+            .collect();
+        o.insert("secrets".into(), Value::Array(list));
+    }
+    m.to_string()
 }
 
 /// `artifacts.tsv`: `key, store path, sha256, removal kind, args…`, sorted
@@ -137,17 +182,27 @@ pub fn sh_quote(s: &str) -> String {
 }
 
 fn words(argv: &[String]) -> String {
-    argv.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|w| sh_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The `activate` script of a closure.
 pub fn activate(host: &str, entries: &[Entry]) -> String {
     let mut s = ACTIVATE_HEAD.replace("LIVE_KEYS", &LIVE_KEYS.join(" "));
     s.push_str(&format!("# host: {host}\n"));
-    let mut phases: [Vec<String>; 4] = Default::default();
+    // Container configs, filled container files, container files (then the
+    // compose projects whose filled files changed), host files, network.
+    let mut phases: [Vec<String>; 5] = Default::default();
     for e in entries {
         let a = e.artifact;
         let (k, sp) = (sh_quote(&e.key()), sh_quote(&e.store_name));
+        if let Some(fill) = &a.fill {
+            let (phase, block) = filled_block(e, fill);
+            phases[phase].push(block);
+            continue;
+        }
         let guard = format!("if changed {k} {sp}; then\n");
         match (&a.placement, a.apply.first()) {
             (Placement::HostFile { .. }, Some(ApplyAction::ContainerConfig { vmid, create })) => {
@@ -157,7 +212,7 @@ pub fn activate(host: &str, entries: &[Entry]) -> String {
                 phases[0].push(block);
             }
             (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => {
-                phases[3].push(format!("{guard}  network {k} {sp}\nfi\n"));
+                phases[4].push(format!("{guard}  network {k} {sp}\nfi\n"));
             }
             (Placement::HostFile { path }, _) => {
                 let mut block = guard;
@@ -171,19 +226,30 @@ pub fn activate(host: &str, entries: &[Entry]) -> String {
                 );
                 for act in &a.apply {
                     if let ApplyAction::Command { argv } = act {
-                        block += &format!("  step {}\n", sh_quote(&format!("apply {} command", e.key())));
+                        block += &format!(
+                            "  step {}\n",
+                            sh_quote(&format!("apply {} command", e.key()))
+                        );
                         block += &format!("  run {}\n", words(argv));
                     }
                 }
                 block += "fi\n";
-                phases[2].push(block);
+                phases[3].push(block);
             }
             (Placement::ContainerFile { vmid, path }, _) => {
                 let mut block = guard;
-                block += &format!("  ct_file {k} {sp} {vmid} {} {:04o}\n", sh_quote(path.as_str()), a.mode);
+                block += &format!(
+                    "  ct_file {k} {sp} {vmid} {} {:04o}\n",
+                    sh_quote(path.as_str()),
+                    a.mode
+                );
                 for act in &a.apply {
                     match act {
-                        ApplyAction::ComposeUp { vmid, project, file } => {
+                        ApplyAction::ComposeUp {
+                            vmid,
+                            project,
+                            file,
+                        } => {
                             block += &format!(
                                 "  compose_up {k} {vmid} {} {}\n",
                                 sh_quote(project),
@@ -197,15 +263,103 @@ pub fn activate(host: &str, entries: &[Entry]) -> String {
                     }
                 }
                 block += "fi\n";
-                phases[1].push(block);
+                phases[2].push(block);
             }
         }
     }
-    for phase in phases {
+    for (i, phase) in phases.into_iter().enumerate() {
         for block in phase {
             s.push_str(&block);
+        }
+        if i == 2 {
+            s.push_str("pending_ups\n");
         }
     }
     s.push_str("removals \"host-file ct-config network\"\necho \"stoa: done\"\n");
     s
 }
+
+/// The `activate` block of an artifact filled in on the node: it changed
+/// when its template or the value of any of its secrets did; then the file
+/// is assembled from the generation's secrets folder and installed. Returns
+/// the phase it belongs to and the block.
+fn filled_block(e: &Entry, fill: &Fill) -> (usize, String) {
+    let a = e.artifact;
+    let (k, sp) = (sh_quote(&e.key()), sh_quote(&e.store_name));
+    let names: Vec<String> = fill
+        .secrets()
+        .keys()
+        .map(|n| sh_quote(n.as_str()))
+        .collect();
+    let parts: Vec<String> = fill.words().iter().map(|w| sh_quote(w)).collect();
+    let mut block = format!("if changed {k} {sp} {}; then\n", names.join(" "));
+    let phase = match &a.placement {
+        Placement::HostFile { path } => {
+            block += &format!("  step {}\n", sh_quote(&format!("install {}", e.key())));
+            block += &format!(
+                "  install_filled {sp} {} {:04o} {} {} {}\n",
+                sh_quote(path.as_str()),
+                a.mode,
+                sh_quote(&a.owner),
+                sh_quote(&a.group),
+                parts.join(" ")
+            );
+            for act in &a.apply {
+                if let ApplyAction::Command { argv } = act {
+                    block += &format!(
+                        "  step {}\n",
+                        sh_quote(&format!("apply {} command", e.key()))
+                    );
+                    block += &format!("  run {}\n", words(argv));
+                }
+            }
+            3
+        }
+        Placement::ContainerFile { vmid, path } => {
+            block += &format!(
+                "  ct_filled {k} {sp} {vmid} {} {:04o} {}\n",
+                sh_quote(path.as_str()),
+                a.mode,
+                parts.join(" ")
+            );
+            for act in &a.apply {
+                match act {
+                    ApplyAction::ComposeUp {
+                        vmid,
+                        project,
+                        file,
+                    } => {
+                        block += &format!(
+                            "  want_up {k} {vmid} {} {}\n",
+                            sh_quote(project),
+                            sh_quote(file.as_str())
+                        );
+                    }
+                    ApplyAction::ComposeRecreate {
+                        vmid,
+                        project,
+                        file,
+                        services,
+                    } => {
+                        block += &format!(
+                            "  want_up {k} {vmid} {} {} {}\n",
+                            sh_quote(project),
+                            sh_quote(file.as_str()),
+                            words(services)
+                        );
+                    }
+                    ApplyAction::Command { argv } => {
+                        block += &format!("  run pct exec {vmid} -- {}\n", words(argv));
+                    }
+                    _ => {}
+                }
+            }
+            1
+        }
+    };
+    block += "fi\n";
+    (phase, block)
+}
+
+#[cfg(test)]
+mod tests;

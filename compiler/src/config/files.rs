@@ -3,13 +3,22 @@
 use serde::Deserialize;
 
 use crate::names::FileMode;
+use crate::secrets::{SecretRef, TemplatePiece};
 
-/// One file, keyed in `HostConfig::files` by its absolute path.
+/// One file, keyed in `HostConfig::files` by its absolute path. Exactly one
+/// of `text`, `secret` and `template` is set (checked by `validate`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileEntry {
     /// `text`: the whole content.
-    pub text: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// `secret`: a secret whose value is the whole content.
+    #[serde(default)]
+    pub secret: Option<SecretRef>,
+    /// `template`: text and secret references, joined at activation.
+    #[serde(default)]
+    pub template: Option<Vec<TemplatePiece>>,
     /// `mode`: octal string (default "0644").
     #[serde(default = "default_mode")]
     pub mode: FileMode,

@@ -209,6 +209,12 @@ pub enum Problem {
         /// The offending string.
         value: String,
     },
+    /// A secret reference where no value can be filled in.
+    #[error("{message}")]
+    SecretPlacement {
+        /// Where the reference is and where references may go.
+        message: String,
+    },
     /// An artifact could not be serialized (an internal error).
     #[error("cannot serialize {what}: {message}")]
     Serialize {
@@ -249,6 +255,7 @@ impl Problem {
             Problem::ComposeSchema { .. } => "stoa::compiler::compose_schema",
             Problem::UnpinnedImage { .. } => "stoa::compiler::compose_image",
             Problem::Interpolation { .. } => "stoa::compiler::compose_interpolation",
+            Problem::SecretPlacement { .. } => "stoa::compiler::secret",
             Problem::Serialize { .. } => "stoa::compiler::serialize",
         }
     }

@@ -32,6 +32,7 @@ pub fn artifact(host: &HostName, name: &str, c: &Container) -> Artifact {
         },
         name: format!("lxc-{vmid}.conf"),
         bytes: render(host, name, c).into_bytes(),
+        fill: None,
         // What pmxcfs reports for every file under /etc/pve.
         mode: 0o640,
         owner: "root".to_owned(),

@@ -67,6 +67,19 @@ pub enum ApplyAction {
         /// The compose file inside the container.
         file: AbsPath,
     },
+    /// `docker compose -p <project> -f <file> up -d --force-recreate --wait
+    /// <services>` inside the container: a file secret changed, which
+    /// Compose cannot see by itself.
+    ComposeRecreate {
+        /// The container.
+        vmid: Vmid,
+        /// The compose project name.
+        project: String,
+        /// The compose file inside the container.
+        file: AbsPath,
+        /// The services that mount the secret.
+        services: Vec<String>,
+    },
     /// Check `interfaces.new` with `ifup -a -s -i`, rename, `ifreload -a`.
     NetworkReload,
     /// Run an argument vector on the node (`files.<path>.on_change`).
@@ -84,8 +97,12 @@ pub struct Artifact {
     /// Its store name (`lxc-201.conf`, `compose-201-web.yaml`, `interfaces`):
     /// `[A-Za-z0-9+._?=-]`, not starting with `.`; unique per host.
     pub name: String,
-    /// The content.
+    /// The content; for an artifact with a `fill`, the template (secret
+    /// values appear as `{{secret:<name>}}` placeholders).
     pub bytes: Vec<u8>,
+    /// How the node fills secret values into `bytes` at activation; `None`
+    /// for a file installed as stored.
+    pub fill: Option<crate::secrets::Fill>,
     /// Permission bits on the node.
     pub mode: u32,
     /// Owner on the node.
@@ -128,8 +145,8 @@ pub fn render_host(host: &HostName, config: &HostConfig) -> Result<Rendered, Vec
         out.push((at.key("vmid"), lxc::artifact(host, name, container)));
         for (project, spec) in &container.compose {
             let base = at.key("compose").key(project.as_str());
-            match compose::artifact(container.vmid, project, spec) {
-                Ok(a) => out.push((base.key("dir"), a)),
+            match compose::artifacts(container.vmid, project, spec) {
+                Ok(all) => out.extend(all.into_iter().map(|a| (base.key("dir"), a))),
                 Err(problems) => {
                     for (pointer, problem) in problems {
                         diag.error(base.pointer(&pointer), problem);

@@ -13,6 +13,7 @@ pub fn artifact(n: &Networking) -> Option<Artifact> {
         },
         name: "resolv.conf".to_owned(),
         bytes: text.into_bytes(),
+        fill: None,
         mode: 0o644,
         owner: "root".to_owned(),
         group: "root".to_owned(),

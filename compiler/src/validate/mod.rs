@@ -134,6 +134,22 @@ fn check_file(path: &str, f: &FileEntry, at: &OptionPath, diag: &mut Diagnostics
     if let Some(argv) = &f.on_change {
         check_argv(argv, &at.key("on_change"), diag);
     }
+    let given = [f.text.is_some(), f.secret.is_some(), f.template.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        1 => {}
+        0 => diag.error(
+            at.clone(),
+            Problem::Missing {
+                what: "the content: one of `text`, `secret` or `template`",
+            },
+        ),
+        _ => diag.error(
+            at.clone(),
+            Problem::Conflict {
+                message: "set only one of `text`, `secret` and `template`".to_owned(),
+            },
+        ),
+    }
 }
 
 fn check_deployment(d: &Deployment, diag: &mut Diagnostics) {

@@ -9,6 +9,8 @@ pub enum Op {
     Session,
     /// [`scripts::RECEIVE`]
     Receive,
+    /// [`scripts::SECRETS`]
+    Secrets,
     /// [`scripts::RECORD`]
     Record,
     /// [`scripts::ARM`]
@@ -41,6 +43,7 @@ impl Op {
         match self {
             Op::Session => "stoa-session",
             Op::Receive => "stoa-receive",
+            Op::Secrets => "stoa-secrets",
             Op::Record => "stoa-record",
             Op::Arm => "stoa-arm",
             Op::Flip => "stoa-flip",
@@ -61,6 +64,7 @@ impl Op {
         match self {
             Op::Session => SESSION,
             Op::Receive => RECEIVE,
+            Op::Secrets => SECRETS,
             Op::Record => RECORD,
             Op::Arm => ARM,
             Op::Flip => FLIP,
@@ -132,6 +136,7 @@ mod tests {
         for op in [
             Op::Session,
             Op::Receive,
+            Op::Secrets,
             Op::Record,
             Op::Arm,
             Op::Flip,

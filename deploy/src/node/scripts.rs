@@ -8,7 +8,7 @@
 /// Shared definitions. `R` is the root without its trailing `/` (empty for `/`).
 pub const PRELUDE: &str = r#"set -eu
 R=${1%/}; shift
-S="$R/var/lib/stoa"; ST="$S/store"; P="$S/profiles"; D="$S/pending"
+S="$R/var/lib/stoa"; ST="$S/store"; P="$S/profiles"; D="$S/pending"; SEC="$S/secrets"
 TAB=$(printf '\t')
 say() { printf 'stoa: %s\n' "$*"; }
 die() { printf 'stoa: failed %s\n' "$*"; printf 'stoa: %s\n' "$*" >&2; exit 1; }
@@ -30,12 +30,34 @@ flip_to() {
   ln -s "system-$1-link" "$P/.system.tmp.$$"
   mv -T "$P/.system.tmp.$$" "$P/system"
 }
-run_activate() {
+run_activate() { # MODE CLOSURE PREV_CLOSURE LOG [SECRETS_DIR [PREV_SECRETS_DIR]]
   if [ -n "$3" ]; then
-    STOA_ROOT="${R:-/}" STOA_STORE="$ST" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
+    STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
+      "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
   else
-    STOA_ROOT="${R:-/}" STOA_STORE="$ST" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
+    STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
+      "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
   fi
+}
+# secrets_dir GEN: the secrets folder of a generation (empty for none).
+secrets_dir() { if [ -n "$1" ]; then echo "$SEC/$1"; fi; }
+# secrets_for TO FROM ID: builds the secrets folder of generation TO from the values the
+# deployer sent (staging-ID, with the complete .digests) and, for those it did not send
+# because they did not change, copies from generation FROM. Run with umask 077.
+secrets_for() {
+  _n="$SEC/.new-$3"
+  rm -rf "$_n"; mv -T "$SEC/.staging-$3" "$_n"
+  while IFS="$TAB" read -r _sn _sd; do
+    [ -n "$_sn" ] || continue
+    [ -e "$_n/$_sn" ] && continue
+    _old="$SEC/$2/$_sn"
+    if [ -z "$2" ] || [ ! -f "$_old" ]; then echo "secret $_sn was neither sent nor on the node" >&2; return 1; fi
+    if [ "$(awk -F "$TAB" -v n="$_sn" '$1 == n { print $2 }' "$SEC/$2/.digests")" != "$_sd" ]; then
+      echo "secret $_sn on the node is not the one the deployer expects" >&2; return 1
+    fi
+    mkdir -p "$(dirname "$_n/$_sn")" && cp -p "$_old" "$_n/$_sn" || return 1
+  done < "$_n/.digests"
+  chmod 0700 "$_n" && rm -rf "$SEC/$1" && mv -T "$_n" "$SEC/$1"
 }
 step_lock() { exec 8>>"$S/lock.step"; flock 8; }
 pending_is() { [ -d "$D" ] && [ "$(cat "$D/id" 2>/dev/null)" = "$1" ]; }
@@ -43,7 +65,8 @@ revert_pending() {
   from=$(cat "$D/from"); to=$(cat "$D/to")
   flip_to "$from"
   if [ -e "$D/started" ] && [ -n "$from" ]; then
-    if ! run_activate switch "$(closure_of "$from")" "$(closure_of "$to")" "$D/revert.log"; then
+    if ! run_activate switch "$(closure_of "$from")" "$(closure_of "$to")" "$D/revert.log" \
+      "$(secrets_dir "$from")" "$(secrets_dir "$to")"; then
       say "revert-failed $to $from"; cat "$D/revert.log"; return 1
     fi
   fi
@@ -80,6 +103,9 @@ step_lock
 for t in "$ST"/.staging-*; do
   if [ -e "$t" ]; then chmod -R u+w "$t"; rm -rf "$t"; fi
 done
+for t in "$SEC"/.staging-* "$SEC"/.new-* "$SEC"/.dry-* "$SEC"/.work; do
+  if [ -e "$t" ]; then rm -rf "$t"; fi
+done
 if ! finish_pending recover; then
   if [ "$FORCE" = 1 ]; then
     rm -rf "$D"; : > "$S/dirty"; say "discarded-pending"
@@ -90,7 +116,10 @@ fi
 flock -u 8; exec 8>&-
 cur=$(current_gen)
 if [ -n "$cur" ]; then say "current $cur $(closure_of "$cur")"; else say "current - -"; fi
-if [ -e "$S/dirty" ]; then say dirty; fi
+if [ -e "$S/dirty" ]; then say dirty
+elif [ -n "$cur" ] && [ -f "$SEC/$cur/.digests" ]; then
+  while IFS="$TAB" read -r n d; do [ -z "$n" ] || say "secret $n $d"; done < "$SEC/$cur/.digests"
+fi
 for p in "$@"; do [ -e "$ST/$p" ] || say "missing $p"; done
 say ready
 cat >/dev/null
@@ -113,9 +142,24 @@ chmod -R u+w "$T"; rm -rf "$T"
 say "received $#"
 "#;
 
+/// `secrets ID` with a tar on stdin: the secret values that changed (one file per name,
+/// paths are names) and `.digests`, the keyed digest of every secret the new closure
+/// needs, into `secrets/.staging-ID` (0700, files 0600). Prints how many values came.
+pub const SECRETS: &str = r#"ID=$1
+umask 077
+mkdir -p "$SEC"; chmod 0700 "$SEC"
+T="$SEC/.staging-$ID"
+rm -rf "$T"; mkdir "$T"
+tar -x --no-same-owner --no-same-permissions -f - -C "$T"
+[ -f "$T/.digests" ] || { rm -rf "$T"; die "secrets: the archive has no .digests"; }
+find "$T" -type d -exec chmod 0700 {} +
+find "$T" -type f -exec chmod 0600 {} +
+say "secrets-received $(($(find "$T" -type f | wc -l) - 1))"
+"#;
+
 /// `record ID new CLOSURE PROVENANCE` or `record ID existing N -`: writes the pending
 /// activation (from = current generation) and, for `new`, generation max+1 with its
-/// provenance.
+/// provenance, and its secrets folder when the deployer sent secrets (`secrets ID`).
 pub const RECORD: &str = r#"ID=$1; KIND=$2; ARG=$3; PROV=$4
 step_lock
 [ ! -d "$D" ] || die "record: an activation is already pending"
@@ -128,6 +172,9 @@ if [ "$KIND" = new ]; then
 else
   to=$ARG
   [ -L "$P/system-$to-link" ] || die "record: no generation $to"
+fi
+if [ "$KIND" = new ] && [ -d "$SEC/.staging-$ID" ]; then
+  ( umask 077 && secrets_for "$to" "$from" "$ID" ) || die "record: the secrets of generation $to are incomplete"
 fi
 mkdir "$D.tmp.$$"
 echo "$ID" > "$D.tmp.$$/id"; echo "$from" > "$D.tmp.$$/from"; echo "$to" > "$D.tmp.$$/to"
@@ -180,17 +227,24 @@ from=$(cat "$D/from"); to=$(cat "$D/to")
 new=$(closure_of "$to"); prev=""
 if [ -n "$from" ] && [ ! -e "$S/dirty" ]; then prev=$(closure_of "$from"); fi
 : > "$D/started"
-if run_activate switch "$new" "$prev" "$D/activate.log"; then rc=0; else rc=$?; fi
+sp=""; if [ -n "$prev" ]; then sp=$(secrets_dir "$from"); fi
+if run_activate switch "$new" "$prev" "$D/activate.log" "$(secrets_dir "$to")" "$sp"; then rc=0; else rc=$?; fi
 if [ "$rc" = 0 ]; then rm -f "$S/dirty"; fi
 cat "$D/activate.log"
 exit "$rc"
 "#;
 
-/// `dry CLOSURE`: `activate dry` against the current generation; changes nothing.
+/// `dry CLOSURE [digests]`: `activate dry` against the current generation; changes
+/// nothing. With `digests`, stdin is the `.digests` of the secrets the closure would have
+/// (no values), so that `activate dry` sees which secrets changed.
 pub const DRY: &str = r#"NEW=$1
-cur=$(current_gen); prev=""
-if [ -n "$cur" ] && [ ! -e "$S/dirty" ]; then prev=$(closure_of "$cur"); fi
-if run_activate dry "$NEW" "$prev" "$S/dry.log"; then rc=0; else rc=$?; fi
+cur=$(current_gen); prev=""; sp=""; dd=""
+if [ -n "$cur" ] && [ ! -e "$S/dirty" ]; then prev=$(closure_of "$cur"); sp=$(secrets_dir "$cur"); fi
+if [ "${2:-}" = digests ]; then
+  dd="$SEC/.dry-$$"; mkdir -p "$dd"; cat > "$dd/.digests"
+fi
+if run_activate dry "$NEW" "$prev" "$S/dry.log" "$dd" "$sp"; then rc=0; else rc=$?; fi
+if [ -n "$dd" ]; then rm -rf "$dd"; fi
 cat "$S/dry.log"; rm -f "$S/dry.log"
 exit "$rc"
 "#;
@@ -229,10 +283,13 @@ done
 if [ -d "$D" ]; then say "pending $(cat "$D/to" 2>/dev/null || echo -)"; fi
 "#;
 
-/// `show`: the current generation and its `artifacts.tsv`.
+/// `show`: the current generation, the keyed digests of its secrets, its `artifacts.tsv`.
 pub const SHOW: &str = r#"cur=$(current_gen)
 if [ -z "$cur" ]; then say "current - -"; exit 0; fi
 c=$(closure_of "$cur"); say "current $cur $c"
+if [ -f "$SEC/$cur/.digests" ]; then
+  while IFS="$TAB" read -r n d; do [ -z "$n" ] || say "secret $n $d"; done < "$SEC/$cur/.digests"
+fi
 cat "$ST/$c/artifacts.tsv"
 "#;
 
@@ -242,7 +299,8 @@ cat "$ST/$1"
 "#;
 
 /// `gc KEEP` (inside a session): deletes generations beyond the newest `KEEP` (never the
-/// current one), then every store path no remaining generation uses.
+/// current one) with their secrets folders, then every store path no remaining generation
+/// uses.
 pub const GC: &str = r#"KEEP=$1
 step_lock
 cur=$(current_gen); i=0
@@ -250,8 +308,14 @@ for n in $(gens | sort -rn); do
   i=$((i + 1))
   if [ "$i" -gt "$KEEP" ] && [ "$n" != "$cur" ]; then
     rm -f "$P/system-$n-link" "$P/system-$n.json" "$P/system-$n.reverted"
+    rm -rf "$SEC/$n"
     say "dropped $n"
   fi
+done
+for t in "$SEC"/*; do
+  g=${t##*/}
+  case $g in ''|*[!0-9]*) continue;; esac
+  [ -L "$P/system-$g-link" ] || rm -rf "$t"
 done
 live=" "
 for n in $(gens); do

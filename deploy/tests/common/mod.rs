@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use stoa_deploy::transport::{HostKeyPolicy, LocalConnector, SshAuth, SshConnector, SshTarget};
 use stoa_deploy::{Event, Mode, Node, Progress, Provenance, Safety, Step, SwitchRequest, Timeouts};
-use stoa_store::{sha256_hex, blake3_hex, Entry, Store, StorePath, Tree};
+use stoa_store::{blake3_hex, sha256_hex, Entry, Store, StorePath, Tree};
 
 /// A test `activate` obeying docs/node-protocol.md for `host:` placements: installs changed
 /// artifacts atomically, runs `ifreload -a` for the network file and `pct set <vmid>` for
@@ -57,7 +57,12 @@ fi
 "#;
 
 /// Adds a closure for `host` with `(node path, content)` artifacts; returns its toplevel.
-pub fn closure(store: &Store, host: &str, files: &[(&str, &str)], deployment: serde_json::Value) -> StorePath {
+pub fn closure(
+    store: &Store,
+    host: &str,
+    files: &[(&str, &str)],
+    deployment: serde_json::Value,
+) -> StorePath {
     let lock = store.lock().unwrap();
     let mut tsv = String::new();
     let mut refs = Vec::new();
@@ -65,8 +70,22 @@ pub fn closure(store: &Store, host: &str, files: &[(&str, &str)], deployment: se
     let mut files: Vec<_> = files.to_vec();
     files.sort();
     for (path, content) in files {
-        let base: String = path.rsplit('/').next().unwrap().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
-        let sp = lock.add_file(&base.parse().unwrap(), content.as_bytes(), false).unwrap();
+        let base: String = path
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let sp = lock
+            .add_file(&base.parse().unwrap(), content.as_bytes(), false)
+            .unwrap();
         let sha = sha256_hex(content.as_bytes());
         tsv.push_str(&format!("host:{path}\t{sp}\t{sha}\n"));
         artifacts.push(serde_json::json!({
@@ -78,11 +97,20 @@ pub fn closure(store: &Store, host: &str, files: &[(&str, &str)], deployment: se
     }
     let manifest = serde_json::json!({"version": 1, "host": host, "artifacts": artifacts, "deployment": deployment});
     let tree = Tree::new()
-        .with("manifest.json", Entry::file(serde_json::to_vec(&manifest).unwrap(), false)).unwrap()
-        .with("artifacts.tsv", Entry::file(tsv, false)).unwrap()
-        .with("activate", Entry::file(ACTIVATE, true)).unwrap();
-    let top = lock.add_dir(&format!("{host}-system").parse().unwrap(), &tree, &refs).unwrap();
-    lock.set_root(&host.parse().unwrap(), std::slice::from_ref(&top)).unwrap();
+        .with(
+            "manifest.json",
+            Entry::file(serde_json::to_vec(&manifest).unwrap(), false),
+        )
+        .unwrap()
+        .with("artifacts.tsv", Entry::file(tsv, false))
+        .unwrap()
+        .with("activate", Entry::file(ACTIVATE, true))
+        .unwrap();
+    let top = lock
+        .add_dir(&format!("{host}-system").parse().unwrap(), &tree, &refs)
+        .unwrap();
+    lock.set_root(&host.parse().unwrap(), std::slice::from_ref(&top))
+        .unwrap();
     top
 }
 
@@ -112,14 +140,39 @@ impl TestNode {
                 sshd::write_doubles(&bin, &root);
                 let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
                 let connector = LocalConnector::new().with_env("PATH", path);
-                let node = Node { host: host.into(), connector: Arc::new(connector), root: root.display().to_string() };
-                TestNode { node, root, sshd: None, _local: Some(dir) }
+                let node = Node {
+                    host: host.into(),
+                    connector: Arc::new(connector),
+                    root: root.display().to_string(),
+                };
+                TestNode {
+                    node,
+                    root,
+                    sshd: None,
+                    _local: Some(dir),
+                }
             }
             Via::Ssh => {
                 let s = sshd::TestNode::start();
-                let connector = ssh_connector(&s, HostKeyPolicy { known_hosts: s.known_hosts.clone(), pinned: None, accept_new: false });
-                let node = Node { host: host.into(), connector: Arc::new(connector), root: s.root_str() };
-                TestNode { node, root: s.root.clone(), sshd: Some(s), _local: None }
+                let connector = ssh_connector(
+                    &s,
+                    HostKeyPolicy {
+                        known_hosts: s.known_hosts.clone(),
+                        pinned: None,
+                        accept_new: false,
+                    },
+                );
+                let node = Node {
+                    host: host.into(),
+                    connector: Arc::new(connector),
+                    root: s.root_str(),
+                };
+                TestNode {
+                    node,
+                    root: s.root.clone(),
+                    sshd: Some(s),
+                    _local: None,
+                }
             }
         }
     }
@@ -129,7 +182,11 @@ impl TestNode {
     }
 
     pub fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.root.join("calls.log")).unwrap_or_default().lines().map(str::to_owned).collect()
+        std::fs::read_to_string(self.root.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn clear_calls(&self) {
@@ -138,7 +195,11 @@ impl TestNode {
 
     pub fn set_failing(&self, name: &str, failing: bool) {
         let marker = self.root.join(format!("fail-{name}"));
-        if failing { std::fs::write(marker, "").unwrap() } else { let _ = std::fs::remove_file(marker); }
+        if failing {
+            std::fs::write(marker, "").unwrap()
+        } else {
+            let _ = std::fs::remove_file(marker);
+        }
     }
 
     pub fn fail_once(&self, name: &str) {
@@ -149,7 +210,12 @@ impl TestNode {
     pub fn current(&self) -> Option<(u64, String)> {
         let p = self.state().join("profiles");
         let link = std::fs::read_link(p.join("system")).ok()?;
-        let n = link.to_str()?.strip_prefix("system-")?.strip_suffix("-link")?.parse().ok()?;
+        let n = link
+            .to_str()?
+            .strip_prefix("system-")?
+            .strip_suffix("-link")?
+            .parse()
+            .ok()?;
         let target = std::fs::read_link(p.join(link)).ok()?;
         Some((n, target.file_name()?.to_str()?.to_owned()))
     }
@@ -161,9 +227,16 @@ impl TestNode {
 
 pub fn ssh_connector(s: &sshd::TestNode, host_key: HostKeyPolicy) -> SshConnector {
     SshConnector {
-        target: SshTarget { host: "127.0.0.1".into(), port: s.port, user: "root".into() },
+        target: SshTarget {
+            host: "127.0.0.1".into(),
+            port: s.port,
+            user: "root".into(),
+        },
         host_key,
-        auth: SshAuth { identities: vec![s.client_key.clone()], agent: None },
+        auth: SshAuth {
+            identities: vec![s.client_key.clone()],
+            agent: None,
+        },
         connect_timeout: Duration::from_secs(10),
     }
 }
@@ -173,11 +246,25 @@ pub fn request(node: &Node, toplevel: &StorePath) -> SwitchRequest {
         node: node.clone(),
         toplevel: toplevel.clone(),
         mode: Mode::Switch,
-        safety: Some(Safety { health_checks: vec![], confirm_timeout: Duration::from_secs(60) }),
-        provenance: Provenance { time: "2026-01-01T00:00:00Z".into(), user: "tester@here".into(), git_revision: None, tool: "stoa test".into(), closure: String::new() },
+        safety: Some(Safety {
+            health_checks: vec![],
+            confirm_timeout: Duration::from_secs(60),
+        }),
+        provenance: Provenance {
+            time: "2026-01-01T00:00:00Z".into(),
+            user: "tester@here".into(),
+            git_revision: None,
+            tool: "stoa test".into(),
+            closure: String::new(),
+        },
         force: false,
-        timeouts: Timeouts { idle: Duration::from_secs(30), activation: Duration::from_secs(60), lock_wait: Duration::ZERO },
+        timeouts: Timeouts {
+            idle: Duration::from_secs(30),
+            activation: Duration::from_secs(60),
+            lock_wait: Duration::ZERO,
+        },
         failpoint: None,
+        secrets: stoa_deploy::Secrets::new(),
     }
 }
 
@@ -193,7 +280,11 @@ impl Progress for Recorder {
 
 impl Recorder {
     pub fn saw_step(&self, host: &str, step: Step) -> bool {
-        self.0.lock().unwrap().iter().any(|(h, e)| h == host && *e == Event::Step(step))
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(h, e)| h == host && *e == Event::Step(step))
     }
 }
 
@@ -218,8 +309,13 @@ struct RecordingTransport {
 }
 
 impl stoa_deploy::transport::Connector for Recording {
-    fn connect(&self) -> Result<Box<dyn stoa_deploy::transport::Transport>, stoa_deploy::TransportError> {
-        Ok(Box::new(RecordingTransport { inner: self.inner.connect()?, sent: self.sent.clone() }))
+    fn connect(
+        &self,
+    ) -> Result<Box<dyn stoa_deploy::transport::Transport>, stoa_deploy::TransportError> {
+        Ok(Box::new(RecordingTransport {
+            inner: self.inner.connect()?,
+            sent: self.sent.clone(),
+        }))
     }
     fn describe(&self) -> String {
         self.inner.describe()
@@ -227,11 +323,20 @@ impl stoa_deploy::transport::Connector for Recording {
 }
 
 impl stoa_deploy::transport::Transport for RecordingTransport {
-    fn run(&mut self, c: &stoa_deploy::transport::Command<'_>) -> Result<stoa_deploy::transport::Output, stoa_deploy::TransportError> {
-        self.sent.lock().unwrap().push((c.argv.clone(), c.stdin.to_vec()));
+    fn run(
+        &mut self,
+        c: &stoa_deploy::transport::Command<'_>,
+    ) -> Result<stoa_deploy::transport::Output, stoa_deploy::TransportError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((c.argv.clone(), c.stdin.to_vec()));
         self.inner.run(c)
     }
-    fn spawn(&mut self, argv: &[String]) -> Result<Box<dyn stoa_deploy::transport::Running>, stoa_deploy::TransportError> {
+    fn spawn(
+        &mut self,
+        argv: &[String],
+    ) -> Result<Box<dyn stoa_deploy::transport::Running>, stoa_deploy::TransportError> {
         self.sent.lock().unwrap().push((argv.to_vec(), Vec::new()));
         self.inner.spawn(argv)
     }
@@ -251,7 +356,11 @@ pub fn tar_members(bytes: &[u8]) -> Vec<String> {
         .unwrap();
     child.stdin.take().unwrap().write_all(bytes).unwrap();
     let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Waits (at most `secs`) until `f` holds.

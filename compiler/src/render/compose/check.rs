@@ -107,7 +107,7 @@ fn service(
         c.out.push((
             at(&["env_file"]),
             Problem::Conflict {
-                message: "env_file names files stoa does not ship into the container; set `environment` instead"
+                message: "env_file names files stoa does not ship into the container; set `environment` instead (a value that must stay out of the configuration is a secret reference: `environment: #{ KEY: secret(\"name\") }` becomes an env file stoa fills in on the node)"
                     .to_owned(),
             },
         ));

@@ -13,6 +13,7 @@
 pub mod check;
 mod ports;
 pub mod schema;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 
@@ -77,8 +78,18 @@ pub fn document(project: &str, p: &ComposeProject) -> Value {
 }
 
 /// The compose file of project `project` inside the container, after every
-/// check passed.
+/// check passed. Secret references must have been split out first
+/// ([`secrets::extract`]): `checked` is the project as checked, `p` as
+/// written.
 pub fn render(project: &str, p: &ComposeProject) -> Result<String, Vec<ComposeProblem>> {
+    render_checked(project, p, p)
+}
+
+fn render_checked(
+    project: &str,
+    checked: &ComposeProject,
+    p: &ComposeProject,
+) -> Result<String, Vec<ComposeProblem>> {
     let mut problems = Vec::new();
     if !check::is_project_name(project) {
         problems.push((
@@ -91,7 +102,7 @@ pub fn render(project: &str, p: &ComposeProject) -> Result<String, Vec<ComposePr
             },
         ));
     }
-    let doc = document(project, p);
+    let doc = document(project, checked);
     problems.extend(schema::validate(&doc));
     problems.extend(check::semantics(&doc));
     if !problems.is_empty() {
@@ -130,26 +141,40 @@ pub fn project_dir(project: &str, p: &ComposeProject) -> Option<AbsPath> {
     }
 }
 
-/// The artifact for project `project` of container `vmid`.
+/// The artifact for project `project` of container `vmid` (a project
+/// without secret references; see [`artifacts`]).
 pub fn artifact(
     vmid: Vmid,
     project: &str,
     p: &ComposeProject,
 ) -> Result<Artifact, Vec<ComposeProblem>> {
-    let yaml = render(project, p)?;
-    let file = project_dir(project, p)
-        .and_then(|d| d.join("compose.yaml").ok())
-        .ok_or_else(|| {
-            vec![(
-                "/dir".to_owned(),
-                Problem::Format {
-                    what: "compose project directory",
-                    value: project.to_owned(),
-                    expected: "an absolute path",
-                },
-            )]
-        })?;
-    Ok(Artifact {
+    let mut all = artifacts(vmid, project, p)?;
+    Ok(all.remove(0))
+}
+
+/// The artifacts of project `project` of container `vmid`: its compose file
+/// first, then one template per env file and file secret that carries
+/// secret values (`secrets`).
+pub fn artifacts(
+    vmid: Vmid,
+    project: &str,
+    p: &ComposeProject,
+) -> Result<Vec<Artifact>, Vec<ComposeProblem>> {
+    let bad_dir = || {
+        vec![(
+            "/dir".to_owned(),
+            Problem::Format {
+                what: "compose project directory",
+                value: project.to_owned(),
+                expected: "an absolute path",
+            },
+        )]
+    };
+    let dir = project_dir(project, p).ok_or_else(bad_dir)?;
+    let file = dir.join("compose.yaml").map_err(|_| bad_dir())?;
+    let split = secrets::extract(p, &dir)?;
+    let yaml = render_checked(project, &split.checked, &split.project)?;
+    let mut out = vec![Artifact {
         placement: Placement::ContainerFile {
             vmid,
             path: file.clone(),
@@ -158,15 +183,47 @@ pub fn artifact(
         // the same name.
         name: format!("compose-{vmid}-{}.yaml", store_safe(project)),
         bytes: yaml.into_bytes(),
+        fill: None,
         mode: 0o644,
         owner: "root".to_owned(),
         group: "root".to_owned(),
         apply: vec![ApplyAction::ComposeUp {
             vmid,
             project: project.to_owned(),
-            file,
+            file: file.clone(),
         }],
-    })
+    }];
+    for s in split.files {
+        let apply = if s.recreate.is_empty() {
+            ApplyAction::ComposeUp {
+                vmid,
+                project: project.to_owned(),
+                file: file.clone(),
+            }
+        } else {
+            ApplyAction::ComposeRecreate {
+                vmid,
+                project: project.to_owned(),
+                file: file.clone(),
+                services: s.recreate,
+            }
+        };
+        out.push(Artifact {
+            placement: Placement::ContainerFile { vmid, path: s.path },
+            name: format!(
+                "compose-{vmid}-{}-{}",
+                store_safe(project),
+                store_safe(&s.label)
+            ),
+            bytes: s.bytes,
+            fill: Some(s.fill),
+            mode: s.mode,
+            owner: "root".to_owned(),
+            group: "root".to_owned(),
+            apply: vec![apply],
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,0 +1,269 @@
+//! The CLI side of secrets (docs/secrets.md): finding the age identity, the
+//! secrets a built closure needs, decrypting them before anything is sent,
+//! and reporting references to secrets nobody defined at the `secret(…)`
+//! calls that make them.
+
+#![allow(clippy::disallowed_methods)] // the CLI is where the environment is read
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use stoa_compiler::plan::Manifest;
+use stoa_compiler::problem::BuildProblem;
+use stoa_store::{Store, StorePath};
+use stoa_vault::{Identities, SecretName, Use, Vault, VaultError};
+
+use crate::error::CliError;
+use crate::project::Project;
+use crate::ui::Ui;
+
+/// The help shown whenever no identity is found.
+pub const IDENTITY_HELP: &str = "pass --age-identity FILE or set STOA_AGE_IDENTITY; by default stoa reads ~/.config/stoa/age.key (make one with `stoa secrets keygen`), then ~/.ssh/id_ed25519 and ~/.ssh/id_rsa";
+
+/// `$XDG_CONFIG_HOME/stoa/age.key`, or `~/.config/stoa/age.key`.
+pub fn default_identity() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("stoa/age.key"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/stoa/age.key"))
+}
+
+/// The identity file: `explicit` (`--age-identity` / `STOA_AGE_IDENTITY`),
+/// else the first of the default age key and the usual SSH keys that exists.
+pub fn identity_file(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut candidates: Vec<PathBuf> = default_identity().into_iter().collect();
+    if let Some(h) = &home {
+        candidates.push(h.join(".ssh/id_ed25519"));
+        candidates.push(h.join(".ssh/id_rsa"));
+    }
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        CliError::usage(
+            "no age identity to decrypt secrets with",
+            Some(IDENTITY_HELP),
+        )
+    })
+}
+
+/// Reads the identities of `explicit` or the default file.
+pub fn identities(explicit: Option<&Path>) -> Result<Identities, CliError> {
+    let path = identity_file(explicit)?;
+    Identities::from_file(&path).map_err(|e| CliError::usage(e.to_string(), Some(IDENTITY_HELP)))
+}
+
+/// The secrets a closure's manifest needs, with the uses made of each.
+pub fn needed(manifest: &Manifest) -> Result<Vec<(SecretName, Vec<Use>)>, CliError> {
+    manifest
+        .secrets
+        .iter()
+        .map(|s| {
+            let name = SecretName::new(&s.name)
+                .map_err(|e| CliError::Report(format!("{}: {e}", manifest.host)))?;
+            let uses = s
+                .forms
+                .iter()
+                .filter_map(|f| serde_json::to_value(f).ok())
+                .filter_map(|v| v.as_str().and_then(Use::parse))
+                .collect();
+            Ok((name, uses))
+        })
+        .collect()
+}
+
+/// Reads the manifest of a built closure.
+pub fn manifest(store: &Store, toplevel: &StorePath) -> Result<Manifest, CliError> {
+    let path = store.path_of(toplevel).join("manifest.json");
+    let bytes = std::fs::read(&path).map_err(|source| CliError::Io {
+        action: "cannot read",
+        path: path.clone(),
+        source,
+    })?;
+    Manifest::parse(&bytes)
+        .map_err(|e| CliError::Report(format!("{} is not a closure manifest: {e}", path.display())))
+}
+
+/// Every secret referenced by a configuration, with the option paths that
+/// hold the references.
+pub fn references(config: &Value) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    stoa_lang::secret_references(config, "", &mut out);
+    out
+}
+
+/// One problem per secret of `names` that `host` references but the vault
+/// lacks, labelled at every `secret("…")` call that makes the reference
+/// (the host is evaluated again for the sites).
+pub fn undefined_problems(
+    project: &Project,
+    vault: &Vault,
+    host: &str,
+    names: &[String],
+    warning: bool,
+) -> Vec<BuildProblem> {
+    let ev = project.evaluator().eval_host(&project.host_file(host));
+    names
+        .iter()
+        .map(|name| {
+            let path = SecretName::new(name)
+                .map(|n| vault.path_of(&n))
+                .unwrap_or_else(|_| vault.dir().join(name));
+            BuildProblem {
+                code: "stoa::secrets::undefined".into(),
+                hosts: vec![host.to_owned()],
+                message: format!(
+                    "{host}: secret `{name}` is referenced but not defined: {} does not exist",
+                    relative(project, &path)
+                ),
+                labels: ev.secret_sites(name, &format!("secret(\"{name}\") is referenced here")),
+                help: Some(format!("create it with `stoa secrets edit {name}`")),
+                warning,
+            }
+        })
+        .collect()
+}
+
+/// `path` relative to the project root, for messages.
+pub fn relative(project: &Project, path: &Path) -> String {
+    path.strip_prefix(&project.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The names `config` references that have no file in the vault.
+pub fn missing_in(vault: &Vault, config: &Value) -> Vec<String> {
+    references(config)
+        .into_keys()
+        .filter(|n| SecretName::new(n).map_or(true, |n| !vault.contains(&n)))
+        .collect()
+}
+
+/// After a check or build: one line about referenced secrets that are not
+/// defined yet (a switch would refuse them; `stoa secrets list` shows where
+/// they are referenced). Builds never need them: they hold references only.
+pub fn note_undefined(
+    ui: &Ui,
+    project: &Project,
+    configs: &BTreeMap<String, Value>,
+    hosts: &[String],
+) {
+    let vault = project.vault();
+    let mut missing: Vec<String> = hosts
+        .iter()
+        .filter_map(|h| configs.get(h))
+        .flat_map(|c| missing_in(&vault, c))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if missing.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = missing.iter().take(6).map(String::as_str).collect();
+    let more = if missing.len() > shown.len() {
+        format!(" and {} more", missing.len() - shown.len())
+    } else {
+        String::new()
+    };
+    ui.status(&format!(
+        "note: {} secret(s) referenced but not defined in {}/: {}{more}; `stoa switch` needs them (`stoa secrets list` shows where they are used)",
+        missing.len(),
+        project.settings.secrets.dir,
+        shown.join(", ")
+    ));
+}
+
+/// Decrypts what each closure of `hosts` (host, toplevel) needs, before any
+/// node is contacted. Every problem is printed (undefined secrets at their
+/// `secret(…)` calls); any problem fails the whole command. Hosts without
+/// secrets need no identity.
+pub fn unlock_all(
+    ui: &Ui,
+    project: &Project,
+    store: &Store,
+    hosts: &[(String, StorePath)],
+    identity: Option<&Path>,
+) -> Result<BTreeMap<String, stoa_deploy::Secrets>, CliError> {
+    let vault = project.vault();
+    let mut needs = Vec::new();
+    for (host, toplevel) in hosts {
+        needs.push((host.clone(), needed(&manifest(store, toplevel)?)?));
+    }
+    let mut out = BTreeMap::new();
+    if needs.iter().all(|(_, n)| n.is_empty()) {
+        for (host, _) in &needs {
+            out.insert(host.clone(), stoa_deploy::Secrets::new());
+        }
+        return Ok(out);
+    }
+    // Undefined secrets first: they need no identity to report.
+    let mut problems = 0;
+    for (host, need) in &needs {
+        let missing: Vec<String> = need
+            .iter()
+            .filter(|(n, _)| !vault.contains(n))
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if !missing.is_empty() {
+            for p in undefined_problems(project, &vault, host, &missing, false) {
+                ui.diagnostic(&p.report());
+                problems += 1;
+            }
+        }
+    }
+    if problems > 0 {
+        return Err(CliError::Problems(problems));
+    }
+    let ids = identities(identity)?;
+    for (host, need) in &needs {
+        match vault.unlock(need, &ids) {
+            Ok(unlocked) => {
+                let mut s = stoa_deploy::Secrets::new();
+                for (name, value) in &unlocked.values {
+                    let digest = unlocked.digests.get(name).cloned().unwrap_or_default();
+                    s.insert(name.as_str(), &digest, value.bytes().to_vec())
+                        .map_err(CliError::Report)?;
+                }
+                out.insert(host.clone(), s);
+            }
+            Err(errors) => {
+                let wrong_identity = errors
+                    .iter()
+                    .any(|e| matches!(e, VaultError::NotForYou { .. }));
+                for e in errors {
+                    ui.diagnostic(&vault_report(host, &e));
+                    problems += 1;
+                }
+                if wrong_identity {
+                    break;
+                }
+            }
+        }
+    }
+    if problems > 0 {
+        return Err(CliError::Problems(problems));
+    }
+    Ok(out)
+}
+
+/// A vault error as a diagnostic with a stable code and what to do.
+pub fn vault_report(host: &str, e: &VaultError) -> miette::MietteDiagnostic {
+    let (code, help) = match e {
+        VaultError::NotForYou { .. } => (
+            "stoa::secrets::identity",
+            "ask someone who can decrypt to add your recipient to secrets/recipients.toml and run `stoa secrets rekey`",
+        ),
+        VaultError::Missing { .. } => ("stoa::secrets::undefined", "create it with `stoa secrets edit <name>`"),
+        VaultError::Unfit { .. } => (
+            "stoa::secrets::value",
+            "change the value (`stoa secrets edit`), or use it as a file secret (`*_FILE` variables) instead of an environment value",
+        ),
+        _ => ("stoa::secrets::decrypt", IDENTITY_HELP),
+    };
+    miette::MietteDiagnostic::new(format!("{host}: {e}"))
+        .with_code(code)
+        .with_help(help)
+}
