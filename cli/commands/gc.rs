@@ -6,9 +6,9 @@
 
 use stoa_deploy::{node_gc, Silent};
 
-use crate::commands::switch::{timeouts, NodeArgs};
 use crate::commands::rollback::host_deployment;
 use crate::commands::switch::node_for;
+use crate::commands::switch::{timeouts, NodeArgs};
 use crate::error::CliError;
 use crate::project::Project;
 use crate::ui::Ui;

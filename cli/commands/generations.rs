@@ -29,18 +29,42 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         ui.out(&serde_json::to_string_pretty(&gens).unwrap_or_default());
         return Ok(());
     }
-    ui.out(&format!("{:<4} {:<3} {:<21} {:<34} {}", "GEN", "", "DATE", "CLOSURE", "DEPLOYED BY"));
+    ui.out(&format!(
+        "{:<4} {:<3} {:<21} {:<34} {}",
+        "GEN", "", "DATE", "CLOSURE", "DEPLOYED BY"
+    ));
     for g in &gens.generations {
-        let mark = if g.current { "*" } else if g.reverted { "x" } else { "" };
+        let mark = if g.current {
+            "*"
+        } else if g.reverted {
+            "x"
+        } else {
+            ""
+        };
         let (date, by) = match &g.provenance {
-            Some(p) => (p.time.clone(), format!("{}{}", p.user, p.git_revision.as_ref().map(|r| format!(" @ {}", &r[..r.len().min(12)])).unwrap_or_default())),
+            Some(p) => (
+                p.time.clone(),
+                format!(
+                    "{}{}",
+                    p.user,
+                    p.git_revision
+                        .as_ref()
+                        .map(|r| format!(" @ {}", &r[..r.len().min(12)]))
+                        .unwrap_or_default()
+                ),
+            ),
             None => ("-".into(), "-".into()),
         };
         let digest: String = g.closure.chars().take(32).collect();
-        ui.out(&format!("{:<4} {:<3} {:<21} {:<34} {}", g.number, mark, date, digest, by));
+        ui.out(&format!(
+            "{:<4} {:<3} {:<21} {:<34} {}",
+            g.number, mark, date, digest, by
+        ));
     }
     if let Some(p) = gens.pending {
-        ui.out(&format!("activation of generation {p} pending (not confirmed yet)"));
+        ui.out(&format!(
+            "activation of generation {p} pending (not confirmed yet)"
+        ));
     }
     Ok(())
 }

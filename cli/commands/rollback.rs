@@ -3,7 +3,9 @@
 
 use stoa_deploy::RollbackRequest;
 
-use crate::commands::switch::{deployments, failpoint, node_for, timeouts, unreachable, DeploymentOpts, Lines, NodeArgs};
+use crate::commands::switch::{
+    deployments, failpoint, node_for, timeouts, unreachable, DeploymentOpts, Lines, NodeArgs,
+};
 use crate::error::CliError;
 use crate::project::Project;
 use crate::ui::Ui;
@@ -25,7 +27,12 @@ pub struct Args {
 
 /// `deployment.*` of `host` if a project is at hand; defaults when the node is named by
 /// flags and there is no project (rollback must work with the sources gone).
-pub fn host_deployment(ui: &Ui, g: &Global, host: &str, node: &NodeArgs) -> Result<(DeploymentOpts, bool), CliError> {
+pub fn host_deployment(
+    ui: &Ui,
+    g: &Global,
+    host: &str,
+    node: &NodeArgs,
+) -> Result<(DeploymentOpts, bool), CliError> {
     let by_flags = node.target.is_some() || node.local;
     match Project::open(ui, g) {
         Ok(project) => {
@@ -33,7 +40,13 @@ pub fn host_deployment(ui: &Ui, g: &Global, host: &str, node: &NodeArgs) -> Resu
             let mut d = deployments(ui, &project, &hosts)?;
             Ok((d.pop().unwrap_or_default(), true))
         }
-        Err(_) if by_flags => Ok((DeploymentOpts { active: true, ..Default::default() }, false)),
+        Err(_) if by_flags => Ok((
+            DeploymentOpts {
+                active: true,
+                ..Default::default()
+            },
+            false,
+        )),
         Err(e) => Err(e),
     }
 }
@@ -45,7 +58,10 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         to: args.to,
         // From the project if there is one, else what the target generation recorded.
         safety: from_project.then(|| d.safety()),
-        owner: format!("{} rolling back", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+        owner: format!(
+            "{} rolling back",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
         force: args.force,
         timeouts: timeouts(&args.node),
         failpoint: failpoint()?,

@@ -71,7 +71,10 @@ impl EvalCache {
     /// Stores `host`'s configuration (before its entry, so an entry never
     /// lacks one).
     pub fn store_config(&self, host: &str, config: &Value) -> std::io::Result<()> {
-        self.write(&format!("{host}.config.json"), &serde_json::to_vec(config).map_err(std::io::Error::other)?)
+        self.write(
+            &format!("{host}.config.json"),
+            &serde_json::to_vec(config).map_err(std::io::Error::other)?,
+        )
     }
 
     /// The stamp of an inventory: a digest of every host with its key.
@@ -127,7 +130,10 @@ impl EvalCache {
     /// Writes an entry atomically (temporary file, then rename). A failure
     /// only costs a future cache miss, so it is reported, not fatal.
     pub fn store(&self, entry: &Entry) -> std::io::Result<()> {
-        self.write(&format!("{}.json", entry.host), &serde_json::to_vec(entry).map_err(std::io::Error::other)?)
+        self.write(
+            &format!("{}.json", entry.host),
+            &serde_json::to_vec(entry).map_err(std::io::Error::other)?,
+        )
     }
 }
 
@@ -145,7 +151,8 @@ mod tests {
     fn lookup_misses_when_an_input_changes() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let cache = EvalCache::new(dir.path());
-        let inputs: BTreeMap<String, String> = [("hosts/a.rhai".to_string(), "d1".to_string())].into();
+        let inputs: BTreeMap<String, String> =
+            [("hosts/a.rhai".to_string(), "d1".to_string())].into();
         let entry = Entry {
             key: key("v1", "a", &inputs),
             host: "a".into(),

@@ -32,7 +32,10 @@ pub fn check(hosts: &[(String, &HostConfig)]) -> Vec<Clash> {
     let mut vmids: BTreeMap<String, Vec<Use>> = BTreeMap::new();
     let mut ips: BTreeMap<String, Vec<Use>> = BTreeMap::new();
     let mut names: BTreeMap<String, Vec<Use>> = BTreeMap::new();
-    let at = |host: &str, path: String| Use { host: host.to_string(), path };
+    let at = |host: &str, path: String| Use {
+        host: host.to_string(),
+        path,
+    };
     for (host, cfg) in hosts {
         names
             .entry(cfg.networking.hostname.to_string())
@@ -40,16 +43,18 @@ pub fn check(hosts: &[(String, &HostConfig)]) -> Vec<Clash> {
             .push(at(host, "networking.hostname".into()));
         for (name, b) in &cfg.networking.bridges {
             if let Some(a) = &b.address {
-                ips.entry(a.addr().to_string())
-                    .or_default()
-                    .push(at(host, format!("networking.bridges.{}.address", quoted(name))));
+                ips.entry(a.addr().to_string()).or_default().push(at(
+                    host,
+                    format!("networking.bridges.{}.address", quoted(name)),
+                ));
             }
         }
         for (name, i) in &cfg.networking.interfaces {
             if let Some(a) = &i.address {
-                ips.entry(a.addr().to_string())
-                    .or_default()
-                    .push(at(host, format!("networking.interfaces.{}.address", quoted(name))));
+                ips.entry(a.addr().to_string()).or_default().push(at(
+                    host,
+                    format!("networking.interfaces.{}.address", quoted(name)),
+                ));
             }
         }
         for (name, c) in &cfg.proxmox.containers {
@@ -63,7 +68,10 @@ pub fn check(hosts: &[(String, &HostConfig)]) -> Vec<Clash> {
                 .as_ref()
                 .map(|h| h.to_string())
                 .unwrap_or_else(|| name.to_string());
-            names.entry(hostname).or_default().push(at(host, base.clone()));
+            names
+                .entry(hostname)
+                .or_default()
+                .push(at(host, base.clone()));
             for (i, n) in c.net.iter().enumerate() {
                 if let Some(NetIp::Static(addr)) = &n.ip {
                     ips.entry(addr.addr().to_string())
@@ -85,7 +93,10 @@ pub fn check(hosts: &[(String, &HostConfig)]) -> Vec<Clash> {
 }
 
 fn quoted(k: &str) -> String {
-    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         k.to_string()
     } else {
         format!("{k:?}")

@@ -36,13 +36,24 @@ impl BuildProblem {
 
     /// A renderable report.
     pub fn report(&self) -> Report {
-        Report::custom(&self.code, &self.message, &self.labels, self.help.as_deref())
+        Report::custom(
+            &self.code,
+            &self.message,
+            &self.labels,
+            self.help.as_deref(),
+        )
     }
 
     /// `code file:line: message`, for tests and plain logs.
     pub fn summary(&self) -> String {
         match self.labels.first() {
-            Some(l) => format!("{} {}:{}: {}", self.code, l.file.name(), l.line(), self.message),
+            Some(l) => format!(
+                "{} {}:{}: {}",
+                self.code,
+                l.file.name(),
+                l.line(),
+                self.message
+            ),
             None => format!("{} {}", self.code, self.message),
         }
     }

@@ -28,8 +28,7 @@ pub fn parse_artifacts(text: &str) -> Result<Vec<ArtifactLine>, String> {
             continue;
         }
         let mut f = line.split('\t');
-        let (Some(key), Some(path), Some(sha256)) = (f.next(), f.next(), f.next())
-        else {
+        let (Some(key), Some(path), Some(sha256)) = (f.next(), f.next(), f.next()) else {
             return Err(format!(
                 "artifacts.tsv line {}: expected at least 3 tab-separated fields",
                 i + 1

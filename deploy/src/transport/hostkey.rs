@@ -111,7 +111,11 @@ mod tests {
             .check("127.0.0.1", 2222, &a)
             .unwrap();
         let text = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
-        assert!(text.trim_start().starts_with("[127.0.0.1]:2222 ssh-ed25519 "), "{text}");
+        assert!(
+            text.trim_start()
+                .starts_with("[127.0.0.1]:2222 ssh-ed25519 "),
+            "{text}"
+        );
         policy(&dir, None, false)
             .check("127.0.0.1", 2222, &a)
             .unwrap();
