@@ -26,8 +26,15 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("hosts")).unwrap();
         std::fs::create_dir_all(dir.path().join("modules")).unwrap();
-        std::fs::write(dir.path().join("stoa.toml"), "[project]\nmodules = \"modules\"\nhosts = \"hosts\"\n").unwrap();
-        Project { dir, home: tempfile::tempdir().unwrap() }
+        std::fs::write(
+            dir.path().join("stoa.toml"),
+            "[project]\nmodules = \"modules\"\nhosts = \"hosts\"\n",
+        )
+        .unwrap();
+        Project {
+            dir,
+            home: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -40,7 +47,15 @@ impl Project {
         for (path, text, on_change) in &h.files {
             let oc = on_change
                 .as_ref()
-                .map(|argv| format!(", on_change: [{}]", argv.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ")))
+                .map(|argv| {
+                    format!(
+                        ", on_change: [{}]",
+                        argv.iter()
+                            .map(|a| format!("{a:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
                 .unwrap_or_default();
             files.push_str(&format!("      {path:?}: #{{ text: {text:?}{oc} }},\n"));
         }
@@ -49,7 +64,11 @@ impl Project {
             name = h.name,
             dep = h.deployment
         );
-        std::fs::write(self.root().join("hosts").join(format!("{}.rhai", h.name)), text).unwrap();
+        std::fs::write(
+            self.root().join("hosts").join(format!("{}.rhai", h.name)),
+            text,
+        )
+        .unwrap();
     }
 
     /// Runs `stoa -C <project> args…` in a cleared environment.
@@ -110,7 +129,12 @@ pub fn text(out: &Output) -> String {
 pub fn current(node: &TestNode) -> Option<(u64, String)> {
     let p = node.state().join("profiles");
     let link = std::fs::read_link(p.join("system")).ok()?;
-    let n = link.to_str()?.strip_prefix("system-")?.strip_suffix("-link")?.parse().ok()?;
+    let n = link
+        .to_str()?
+        .strip_prefix("system-")?
+        .strip_suffix("-link")?
+        .parse()
+        .ok()?;
     let target = std::fs::read_link(p.join(link)).ok()?;
     Some((n, target.file_name()?.to_str()?.to_owned()))
 }
@@ -120,11 +144,18 @@ pub fn current(node: &TestNode) -> Option<(u64, String)> {
 pub fn assert_complete(node: &TestNode) -> (u64, String) {
     let (n, closure) = current(node).expect("system names a generation");
     let store = node.state().join("store");
-    let tsv = std::fs::read_to_string(store.join(&closure).join("artifacts.tsv")).expect("closure complete");
+    let tsv = std::fs::read_to_string(store.join(&closure).join("artifacts.tsv"))
+        .expect("closure complete");
     for line in tsv.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        let bytes = std::fs::read(store.join(f[1])).unwrap_or_else(|_| panic!("artifact {} missing", f[1]));
-        assert_eq!(stoa_store::sha256_hex(&bytes), f[2], "artifact {} intact", f[1]);
+        let bytes =
+            std::fs::read(store.join(f[1])).unwrap_or_else(|_| panic!("artifact {} missing", f[1]));
+        assert_eq!(
+            stoa_store::sha256_hex(&bytes),
+            f[2],
+            "artifact {} intact",
+            f[1]
+        );
     }
     assert!(store.join(&closure).join("activate").exists());
     (n, closure)
@@ -139,7 +170,11 @@ pub fn assert_installed_match(node: &TestNode) {
         let f: Vec<&str> = line.split('\t').collect();
         let path = f[0].strip_prefix("host:").unwrap();
         let installed = std::fs::read(node.root.join(path.trim_start_matches('/'))).unwrap();
-        assert_eq!(installed, std::fs::read(store.join(f[1])).unwrap(), "{path} installed byte for byte");
+        assert_eq!(
+            installed,
+            std::fs::read(store.join(f[1])).unwrap(),
+            "{path} installed byte for byte"
+        );
     }
 }
 
