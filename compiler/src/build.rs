@@ -8,7 +8,9 @@ use std::path::Path;
 
 use serde_json::Value;
 use stoa_lang::{Evaluator, HostEval, Label};
-use stoa_store::{blake3_hex, sha256_hex, Entry as TreeEntry, Store, StoreError, StoreName, StorePath, Tree};
+use stoa_store::{
+    blake3_hex, sha256_hex, Entry as TreeEntry, Store, StoreError, StoreName, StorePath, Tree,
+};
 
 use crate::cache::{self, EvalCache};
 use crate::closure;
@@ -108,11 +110,22 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
     let mut states: BTreeMap<String, HostState> = BTreeMap::new();
     let mut misses = Vec::new();
     for (host, file) in req.inventory {
-        let entry = req.cache.and_then(|c| c.lookup(req.version, host, &digest_of));
+        let entry = req
+            .cache
+            .and_then(|c| c.lookup(req.version, host, &digest_of));
         if entry.is_none() {
             misses.push((host.clone(), file.clone()));
         }
-        states.insert(host.clone(), HostState { config: None, eval: None, entry, typed: None, failed: false });
+        states.insert(
+            host.clone(),
+            HostState {
+                config: None,
+                eval: None,
+                entry,
+                typed: None,
+                failed: false,
+            },
+        );
     }
     if let Some(fast) = unchanged(req, store, &states) {
         return fast;
@@ -203,7 +216,11 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
 
     // Errors need source sites: re-evaluate cached hosts that have errors.
     let mut involved: Vec<String> = errors.iter().map(|(h, _)| h.clone()).collect();
-    involved.extend(clashes.iter().flat_map(|c| c.uses.iter().map(|u| u.host.clone())));
+    involved.extend(
+        clashes
+            .iter()
+            .flat_map(|c| c.uses.iter().map(|u| u.host.clone())),
+    );
     involved.sort();
     involved.dedup();
     let refresh: Vec<(String, String)> = req
@@ -226,7 +243,12 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         });
     }
     for c in &clashes {
-        let mut names: Vec<String> = c.uses.iter().take(6).map(|u| format!("{} ({})", u.host, u.path)).collect();
+        let mut names: Vec<String> = c
+            .uses
+            .iter()
+            .take(6)
+            .map(|u| format!("{} ({})", u.host, u.path))
+            .collect();
         if c.uses.len() > 6 {
             names.push(format!("and {} more", c.uses.len() - 6));
         }
@@ -234,7 +256,14 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
             .uses
             .iter()
             .take(6)
-            .filter_map(|u| locate(&states, &u.host, &u.path, &format!("{} {} on {}", c.what, c.value, u.host)))
+            .filter_map(|u| {
+                locate(
+                    &states,
+                    &u.host,
+                    &u.path,
+                    &format!("{} {} on {}", c.what, c.value, u.host),
+                )
+            })
             .collect();
         for u in &c.uses {
             if let Some(o) = outcomes.iter_mut().find(|o| o.host == u.host) {
@@ -244,9 +273,17 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         problems.push(BuildProblem {
             code: "stoa::compiler::cross_host".into(),
             hosts: c.uses.iter().map(|u| u.host.clone()).collect(),
-            message: format!("{} {} is used more than once: {}", c.what, c.value, names.join(", ")),
+            message: format!(
+                "{} {} is used more than once: {}",
+                c.what,
+                c.value,
+                names.join(", ")
+            ),
             labels,
-            help: Some(format!("each {} must be unique across the whole inventory", c.what)),
+            help: Some(format!(
+                "each {} must be unique across the whole inventory",
+                c.what
+            )),
             warning: false,
         });
     }
@@ -260,7 +297,11 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         .into_iter()
         .filter_map(|(h, s)| s.config.map(|c| (h, c)))
         .collect();
-    Analysis { hosts: outcomes, problems, configs }
+    Analysis {
+        hosts: outcomes,
+        problems,
+        configs,
+    }
 }
 
 /// Every host with its cache key, when every host has an entry.
@@ -275,7 +316,11 @@ fn stamp_keys(states: &BTreeMap<String, HostState>) -> Option<Vec<(String, Strin
 /// whole inventory: every host's inputs are the same, so the cross-host and
 /// artifact checks would say the same; for a build, every selected host's
 /// closure must still be in the store. `None` when that does not hold.
-fn unchanged(req: &Request, store: Option<&Store>, states: &BTreeMap<String, HostState>) -> Option<Analysis> {
+fn unchanged(
+    req: &Request,
+    store: Option<&Store>,
+    states: &BTreeMap<String, HostState>,
+) -> Option<Analysis> {
     let cache = req.cache?;
     if !cache.stamp_matches(&EvalCache::stamp(&stamp_keys(states)?)) {
         return None;
@@ -302,7 +347,11 @@ fn unchanged(req: &Request, store: Option<&Store>, states: &BTreeMap<String, Hos
             cached: true,
         });
     }
-    Some(Analysis { hosts, problems: Vec::new(), configs })
+    Some(Analysis {
+        hosts,
+        problems: Vec::new(),
+        configs,
+    })
 }
 
 /// Evaluates `hosts`, records their configs and (when `report`) problems,
@@ -320,9 +369,15 @@ fn evaluate(
     let files: Vec<String> = hosts.iter().map(|(_, f)| f.clone()).collect();
     let evals = req.evaluator.eval_hosts(&files, req.jobs);
     for ((host, _), ev) in hosts.iter().zip(evals) {
-        let Some(st) = states.get_mut(host) else { continue };
+        let Some(st) = states.get_mut(host) else {
+            continue;
+        };
         if report {
-            problems.extend(ev.diagnostics.iter().map(|d| BuildProblem::from_lang(host, d)));
+            problems.extend(
+                ev.diagnostics
+                    .iter()
+                    .map(|d| BuildProblem::from_lang(host, d)),
+            );
         }
         if let (Some(cfg), Some(cache)) = (&ev.config, req.cache) {
             if report {
@@ -345,13 +400,22 @@ fn evaluate(
     }
 }
 
-fn locate(states: &BTreeMap<String, HostState>, host: &str, path: &str, text: &str) -> Option<Label> {
+fn locate(
+    states: &BTreeMap<String, HostState>,
+    host: &str,
+    path: &str,
+    text: &str,
+) -> Option<Label> {
     states.get(host)?.eval.as_ref()?.locate(path, text)
 }
 
 type RenderResult = Result<Rendered, Vec<RenderError>>;
 
-fn render_all(jobs_list: &[(usize, String)], states: &BTreeMap<String, HostState>, jobs: usize) -> Vec<RenderResult> {
+fn render_all(
+    jobs_list: &[(usize, String)],
+    states: &BTreeMap<String, HostState>,
+    jobs: usize,
+) -> Vec<RenderResult> {
     let render_one = |host: &String| -> RenderResult {
         let typed = states.get(host).and_then(|s| s.typed.as_ref());
         match (HostName::new(host), typed) {
@@ -363,7 +427,9 @@ fn render_all(jobs_list: &[(usize, String)], states: &BTreeMap<String, HostState
     std::thread::scope(|s| {
         let handles: Vec<_> = jobs_list
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|(_, h)| render_one(h)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || part.iter().map(|(_, h)| render_one(h)).collect::<Vec<_>>())
+            })
             .collect();
         handles
             .into_iter()
@@ -379,32 +445,68 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     let mut analysis = analyse(req, Some(store));
     let roots = store.roots()?;
     let lock = store.lock()?;
-    for o in analysis.hosts.iter_mut().filter(|o| !o.failed) {
+    // The store makes each batch durable with one filesystem sync, so every
+    // selected host's artifacts go in one batch, then every closure in
+    // another, then every root that moved in a third.
+    let mut wanted_roots = Vec::new();
+    let mut to_build = Vec::new();
+    for (i, o) in analysis.hosts.iter().enumerate().filter(|(_, o)| !o.failed) {
         let root = StoreName::new(o.host.as_str())?;
         if let Some(t) = &o.toplevel {
-            // A no-op build writes nothing: the root is rewritten only if it moved.
-            if roots.get(&root).map(Vec::as_slice) != Some(std::slice::from_ref(t)) {
-                lock.set_root(&root, std::slice::from_ref(t))?;
-            }
+            wanted_roots.push((root, t.clone()));
             continue;
         }
-        let (Some(rendered), Some(cfg)) = (&o.rendered, &o.config) else { continue };
-        let deployment = HostConfig::from_json(cfg).map(|c| c.deployment).unwrap_or_default();
-        let mut entries = Vec::new();
-        let mut refs = Vec::new();
+        let (Some(rendered), Some(cfg)) = (&o.rendered, &o.config) else {
+            continue;
+        };
+        to_build.push((i, root, o.host.as_str(), rendered, cfg));
+    }
+    let mut files = Vec::new();
+    for (.., rendered, _) in &to_build {
         for a in &rendered.artifacts {
-            let sp = lock.add_file(&StoreName::new(a.name.as_str())?, &a.bytes, false)?;
-            entries.push(closure::Entry {
+            files.push((StoreName::new(a.name.as_str())?, a.bytes.as_slice(), false));
+        }
+    }
+    let mut stored = lock.add_files(&files)?.into_iter();
+    let mut closures = Vec::new();
+    for (_, _, host, rendered, cfg) in &to_build {
+        let deployment = HostConfig::from_json(cfg)
+            .map(|c| c.deployment)
+            .unwrap_or_default();
+        let refs: Vec<StorePath> = stored.by_ref().take(rendered.artifacts.len()).collect();
+        let entries: Vec<closure::Entry> = rendered
+            .artifacts
+            .iter()
+            .zip(&refs)
+            .map(|(a, sp)| closure::Entry {
                 artifact: a,
                 store_name: sp.to_string(),
                 sha256: sha256_hex(&a.bytes),
                 blake3: blake3_hex(&a.bytes),
-            });
-            refs.push(sp);
-        }
-        let tree = closure_tree(&o.host, &entries, &deployment)?;
-        let toplevel = lock.add_dir(&StoreName::new(format!("{}-system", o.host))?, &tree, &refs)?;
-        lock.set_root(&root, std::slice::from_ref(&toplevel))?;
+            })
+            .collect();
+        let tree = closure_tree(host, &entries, &deployment)?;
+        closures.push((StoreName::new(format!("{host}-system"))?, tree, refs));
+    }
+    let dirs: Vec<(StoreName, &Tree, &[StorePath])> = closures
+        .iter()
+        .map(|(name, tree, refs)| (name.clone(), tree, refs.as_slice()))
+        .collect();
+    let toplevels = lock.add_dirs(&dirs)?;
+    let mut built = Vec::new();
+    for ((i, root, ..), toplevel) in to_build.into_iter().zip(toplevels) {
+        wanted_roots.push((root, toplevel.clone()));
+        built.push((i, toplevel));
+    }
+    // A no-op build writes nothing: a root is rewritten only if it moved.
+    let moved: Vec<(StoreName, &[StorePath])> = wanted_roots
+        .iter()
+        .filter(|(root, t)| roots.get(root).map(Vec::as_slice) != Some(std::slice::from_ref(t)))
+        .map(|(root, t)| (root.clone(), std::slice::from_ref(t)))
+        .collect();
+    lock.set_roots(&moved)?;
+    for (i, toplevel) in built {
+        let o = &mut analysis.hosts[i];
         if let Some(cache) = req.cache {
             if let Some(mut e) = cache.read(&o.host) {
                 e.toplevel = Some(toplevel.to_string());
@@ -416,11 +518,28 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     Ok(analysis)
 }
 
-fn closure_tree(host: &str, entries: &[closure::Entry], d: &crate::config::Deployment) -> Result<Tree, BuildError> {
+fn closure_tree(
+    host: &str,
+    entries: &[closure::Entry],
+    d: &crate::config::Deployment,
+) -> Result<Tree, BuildError> {
     Tree::new()
-        .with("manifest.json", TreeEntry::file(closure::manifest(host, entries, d), false))
-        .and_then(|t| t.with("artifacts.tsv", TreeEntry::file(closure::artifacts_tsv(entries), false)))
-        .and_then(|t| t.with("activate", TreeEntry::file(closure::activate(host, entries), true)))
+        .with(
+            "manifest.json",
+            TreeEntry::file(closure::manifest(host, entries, d), false),
+        )
+        .and_then(|t| {
+            t.with(
+                "artifacts.tsv",
+                TreeEntry::file(closure::artifacts_tsv(entries), false),
+            )
+        })
+        .and_then(|t| {
+            t.with(
+                "activate",
+                TreeEntry::file(closure::activate(host, entries), true),
+            )
+        })
         .map_err(|e| BuildError::Name(e.to_string()))
 }
 

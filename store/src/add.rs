@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::error::StoreError;
-use crate::fsutil;
+use crate::fsutil::{self, Durability};
 use crate::hash;
 use crate::path::{PathDigest, StoreName, StorePath};
 use crate::store::{Store, StoreLock};
@@ -61,7 +61,7 @@ impl StoreLock<'_> {
     ) -> Result<StorePath, StoreError> {
         let digest = hash::digest_file(name, bytes, executable);
         self.add_with(name, digest, &[], |tmp| {
-            fsutil::write_store_file(tmp, bytes, executable)
+            fsutil::write_store_file(tmp, bytes, executable, Durability::Fsync)
         })
     }
 
@@ -75,7 +75,9 @@ impl StoreLock<'_> {
         references: &[StorePath],
     ) -> Result<StorePath, StoreError> {
         let digest = hash::digest_tree(name, tree);
-        self.add_with(name, digest, references, |tmp| write_tree(tmp, tree))
+        self.add_with(name, digest, references, |tmp| {
+            write_tree(tmp, tree, Durability::Fsync)
+        })
     }
 
     /// Copies the regular file or directory at `source` into the store, keeping only
@@ -149,18 +151,23 @@ impl StoreLock<'_> {
     }
 }
 
-fn write_tree(dir: &Path, tree: &Tree) -> Result<(), StoreError> {
+/// Creates the directory `dir` holding `tree`, every part of it read-only.
+pub(crate) fn write_tree(
+    dir: &Path,
+    tree: &Tree,
+    durability: Durability,
+) -> Result<(), StoreError> {
     fs::create_dir(dir).map_err(StoreError::io("create directory", dir))?;
     for (name, entry) in tree.iter() {
         let child = dir.join(name);
         match entry {
             Entry::File { bytes, executable } => {
-                fsutil::write_store_file(&child, bytes, *executable)?;
+                fsutil::write_store_file(&child, bytes, *executable, durability)?;
             }
-            Entry::Dir(sub) => write_tree(&child, sub)?,
+            Entry::Dir(sub) => write_tree(&child, sub, durability)?,
         }
     }
-    fsutil::seal_dir(dir)
+    fsutil::seal_dir(dir, durability)
 }
 
 fn copy_entry(source: &Path, target: &Path) -> Result<(), StoreError> {
@@ -181,7 +188,7 @@ fn copy_entry(source: &Path, target: &Path) -> Result<(), StoreError> {
             .open(target)
             .map_err(StoreError::io("create", target))?;
         copy_bytes(&mut from, source, &mut to, target)?;
-        return fsutil::seal_file(&to, target, executable);
+        return fsutil::seal_file(&to, target, executable, Durability::Fsync);
     }
     if !kind.is_dir() {
         return Err(StoreError::Unsupported {
@@ -194,7 +201,7 @@ fn copy_entry(source: &Path, target: &Path) -> Result<(), StoreError> {
         let name = name.map_err(|path| StoreError::NonUtf8Name { path })?;
         copy_entry(&source.join(&name), &target.join(&name))?;
     }
-    fsutil::seal_dir(target)
+    fsutil::seal_dir(target, Durability::Fsync)
 }
 
 /// `io::copy`, but an error names the side that failed.

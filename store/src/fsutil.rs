@@ -42,11 +42,22 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), StoreError> {
         .map_err(StoreError::io("sync directory", path))
 }
 
-/// Creates `path` (which must not exist) with `bytes`, makes it read-only and fsyncs it.
+/// When a freshly written temporary entry becomes durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// fsync every file and directory as it is sealed (single adds).
+    Fsync,
+    /// Leave it to the caller, which makes a whole batch durable at once (see `batch.rs`).
+    Deferred,
+}
+
+/// Creates `path` (which must not exist) with `bytes`, makes it read-only and, with
+/// [`Durability::Fsync`], fsyncs it.
 pub(crate) fn write_store_file(
     path: &Path,
     bytes: &[u8],
     executable: bool,
+    durability: Durability,
 ) -> Result<(), StoreError> {
     let mut file = OpenOptions::new()
         .write(true)
@@ -55,21 +66,82 @@ pub(crate) fn write_store_file(
         .map_err(StoreError::io("create", path))?;
     file.write_all(bytes)
         .map_err(StoreError::io("write", path))?;
-    seal_file(&file, path, executable)
+    seal_file(&file, path, executable, durability)
 }
 
-/// Makes an open store file read-only and fsyncs it.
-pub(crate) fn seal_file(file: &File, path: &Path, executable: bool) -> Result<(), StoreError> {
+/// Makes an open store file read-only and, with [`Durability::Fsync`], fsyncs it.
+pub(crate) fn seal_file(
+    file: &File,
+    path: &Path,
+    executable: bool,
+    durability: Durability,
+) -> Result<(), StoreError> {
     let mode = if executable { MODE_EXEC } else { MODE_FILE };
     file.set_permissions(Permissions::from_mode(mode))
         .map_err(StoreError::io("set permissions on", path))?;
-    file.sync_all().map_err(StoreError::io("sync", path))
+    match durability {
+        Durability::Fsync => file.sync_all().map_err(StoreError::io("sync", path)),
+        Durability::Deferred => Ok(()),
+    }
 }
 
-/// Makes a fully written directory read-only and fsyncs it.
-pub(crate) fn seal_dir(path: &Path) -> Result<(), StoreError> {
+/// Makes a fully written directory read-only and, with [`Durability::Fsync`], fsyncs it.
+pub(crate) fn seal_dir(path: &Path, durability: Durability) -> Result<(), StoreError> {
     set_mode(path, MODE_EXEC)?;
-    sync_dir(path)
+    match durability {
+        Durability::Fsync => sync_dir(path),
+        Durability::Deferred => Ok(()),
+    }
+}
+
+/// Creates `path` (which must not exist) with `contents`, without fsync (batches).
+pub(crate) fn write_new(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
+    let mut file = File::create_new(path).map_err(StoreError::io("create", path))?;
+    file.write_all(contents)
+        .map_err(StoreError::io("write", path))
+}
+
+/// Makes everything written so far to the filesystems holding `dirs` durable: file
+/// contents, modes and directory entries alike, with one `syncfs(2)` per filesystem.
+/// Since Linux 5.8 `syncfs` reports writeback errors that happened since the last call,
+/// so an error here means some staged data may not be on disk.
+#[cfg(target_os = "linux")]
+pub(crate) fn sync_filesystems(dirs: &[&Path]) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut synced = Vec::new();
+    for dir in dirs {
+        let handle = File::open(dir).map_err(StoreError::io("open", *dir))?;
+        let device = handle
+            .metadata()
+            .map_err(StoreError::io("inspect", *dir))?
+            .dev();
+        if synced.contains(&device) {
+            continue;
+        }
+        rustix::fs::syncfs(&handle)
+            .map_err(|errno| StoreError::io("sync the filesystem of", *dir)(errno.into()))?;
+        synced.push(device);
+    }
+    Ok(())
+}
+
+/// Without `syncfs(2)`: fsyncs every file and directory under each of `entries`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn sync_entries(entries: &[&Path]) -> Result<(), StoreError> {
+    fn sync_tree(path: &Path) -> Result<(), StoreError> {
+        let meta = fs::symlink_metadata(path).map_err(StoreError::io("inspect", path))?;
+        if meta.is_dir() {
+            for item in fs::read_dir(path).map_err(StoreError::io("list", path))? {
+                let item = item.map_err(StoreError::io("list", path))?;
+                sync_tree(&item.path())?;
+            }
+            return sync_dir(path);
+        }
+        File::open(path)
+            .and_then(|file| file.sync_all())
+            .map_err(StoreError::io("sync", path))
+    }
+    entries.iter().try_for_each(|entry| sync_tree(entry))
 }
 
 /// Replaces `dir/file_name` with `contents` atomically (temp file, fsync, rename, fsync dir).

@@ -76,6 +76,16 @@ impl StoreLock<'_> {
     /// Makes `root` name exactly `paths` (replacing what it named before), atomically.
     /// Every path must be in the store.
     pub fn set_root(&self, root: &StoreName, paths: &[StorePath]) -> Result<(), StoreError> {
+        let text = self.root_records(root, paths)?;
+        fsutil::write_atomic(&self.store.roots_dir(), root.as_str(), text.as_bytes())
+    }
+
+    /// The text of the roots file naming `paths`; fails unless every path is in the store.
+    pub(crate) fn root_records(
+        &self,
+        root: &StoreName,
+        paths: &[StorePath],
+    ) -> Result<String, StoreError> {
         for path in paths {
             if !self.store.contains(path)? {
                 return Err(StoreError::NotInStore {
@@ -85,11 +95,7 @@ impl StoreLock<'_> {
             }
         }
         let set: BTreeSet<StorePath> = paths.iter().cloned().collect();
-        fsutil::write_atomic(
-            &self.store.roots_dir(),
-            root.as_str(),
-            format_records(&set).as_bytes(),
-        )
+        Ok(format_records(&set))
     }
 
     /// Deletes `root`; returns whether it existed. What it named becomes collectable.
@@ -124,23 +130,30 @@ impl StoreLock<'_> {
         path: &StorePath,
         references: &[StorePath],
     ) -> Result<(), StoreError> {
-        if references.is_empty() {
+        let Some(text) = self.merged_references(path, references)? else {
             return Ok(());
+        };
+        let name = path.to_string();
+        fsutil::write_atomic(&self.store.refs_dir(), &name, text.as_bytes())
+    }
+
+    /// The new text of `path`'s references file once `references` are merged into what
+    /// it records; `None` if that adds nothing (so nothing needs writing).
+    pub(crate) fn merged_references<'r>(
+        &self,
+        path: &StorePath,
+        references: impl IntoIterator<Item = &'r StorePath>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut references = references.into_iter().peekable();
+        if references.peek().is_none() {
+            return Ok(None);
         }
         let existing: BTreeSet<StorePath> = read_records(&self.store.refs_file(path))?
             .unwrap_or_default()
             .into_iter()
             .collect();
         let mut all = existing.clone();
-        all.extend(references.iter().cloned());
-        if all == existing {
-            return Ok(());
-        }
-        let name = path.to_string();
-        fsutil::write_atomic(
-            &self.store.refs_dir(),
-            &name,
-            format_records(&all).as_bytes(),
-        )
+        all.extend(references.cloned());
+        Ok((all != existing).then(|| format_records(&all)))
     }
 }

@@ -68,6 +68,11 @@ pub struct Store {
 ///
 /// Calling a locking method of [`Store`] (`add_*`, `set_root`, `gc`, `verify`, `lock`) on
 /// the same thread while holding a `StoreLock` deadlocks; call the `StoreLock` method.
+///
+/// To add or root many entries, prefer the batch methods ([`StoreLock::add_files`],
+/// [`StoreLock::add_dirs`], [`StoreLock::set_roots`]): one filesystem sync per batch
+/// instead of several fsyncs per entry, with the same crash guarantee (crate docs,
+/// "Durability").
 #[derive(Debug)]
 pub struct StoreLock<'a> {
     pub(crate) store: &'a Store,
