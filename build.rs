@@ -6,7 +6,13 @@
 use std::hash::{DefaultHasher, Hasher};
 use std::path::{Path, PathBuf};
 
-const DIRS: [&str; 5] = ["lang/src", "compiler/src", "compiler/core", "compiler/schema", "store/src"];
+const DIRS: [&str; 5] = [
+    "lang/src",
+    "compiler/src",
+    "compiler/core",
+    "compiler/schema",
+    "store/src",
+];
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

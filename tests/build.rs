@@ -96,13 +96,22 @@ fn project() -> tempfile::TempDir {
 fn toplevels(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stdout)
         .lines()
-        .map(|l| Path::new(l).file_name().unwrap().to_string_lossy().into_owned())
+        .map(|l| {
+            Path::new(l)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect()
 }
 
 fn store_entries(root: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(root.join(".stoa/store"))
-        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -120,7 +129,11 @@ fn build_prints_one_toplevel_per_host_and_no_op_rebuild_is_cached() {
     for f in ["manifest.json", "artifacts.tsv", "activate"] {
         assert!(closure.join(f).is_file(), "{f} missing");
     }
-    let sh = Command::new("sh").arg("-n").arg(closure.join("activate")).status().unwrap();
+    let sh = Command::new("sh")
+        .arg("-n")
+        .arg(closure.join("activate"))
+        .status()
+        .unwrap();
     assert!(sh.success(), "activate does not pass sh -n");
     // Every rendered compose and interfaces file passes the real validators.
     let (compose, interfaces) = validators::validate_store(&p.path().join(".stoa/store"));
@@ -129,15 +142,25 @@ fn build_prints_one_toplevel_per_host_and_no_op_rebuild_is_cached() {
     let again = stoa(p.path(), &["-v", "build", "--all"]);
     assert_eq!(toplevels(&again), tops);
     let err = String::from_utf8_lossy(&again.stderr);
-    assert!(err.contains("alpha: cached, Rhai not run"), "{}", text(&again));
+    assert!(
+        err.contains("alpha: cached, Rhai not run"),
+        "{}",
+        text(&again)
+    );
 
     // Touching an input invalidates exactly that host's cache entry.
     let host = p.path().join("hosts/beta.rhai");
-    let body = std::fs::read_to_string(&host).unwrap().replace("vmid: 202", "vmid: 203");
+    let body = std::fs::read_to_string(&host)
+        .unwrap()
+        .replace("vmid: 202", "vmid: 203");
     std::fs::write(&host, body).unwrap();
     let third = stoa(p.path(), &["-v", "build", "--all"]);
     let err = String::from_utf8_lossy(&third.stderr);
-    assert!(err.contains("alpha: cached") && err.contains("beta: evaluated"), "{}", text(&third));
+    assert!(
+        err.contains("alpha: cached") && err.contains("beta: evaluated"),
+        "{}",
+        text(&third)
+    );
     assert_eq!(toplevels(&third)[0], tops[0]);
     assert_ne!(toplevels(&third)[1], tops[1]);
 }
@@ -147,14 +170,21 @@ fn bad_input_exits_1_names_file_and_line_and_writes_nothing() {
     let p = project();
     write(
         p.path(),
-        &[("hosts/gamma.rhai", "#{\n  config: #{\n    networking: #{ hostnme: \"gamma\" },\n  },\n}\n")],
+        &[(
+            "hosts/gamma.rhai",
+            "#{\n  config: #{\n    networking: #{ hostnme: \"gamma\" },\n  },\n}\n",
+        )],
     );
     let o = stoa(p.path(), &["build", "--all"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("stoa::lang::undeclared"), "{}", text(&o));
     assert!(err.contains("hosts/gamma.rhai:3"), "{}", text(&o));
-    assert!(err.contains("did you mean `networking.hostname`"), "{}", text(&o));
+    assert!(
+        err.contains("did you mean `networking.hostname`"),
+        "{}",
+        text(&o)
+    );
     // The clean hosts are still built; gamma is not.
     assert!(store_entries(p.path()).iter().all(|e| !e.contains("gamma")));
     let check = stoa(p.path(), &["check", "gamma"]);
@@ -176,8 +206,16 @@ fn cross_host_clashes_name_every_host_and_file() {
         let o = stoa(p.path(), &["check"]);
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(code) && err.contains(message), "{message}\n{}", text(&o));
-        assert!(err.contains("hosts/alpha.rhai") && err.contains("hosts/beta.rhai"), "{}", text(&o));
+        assert!(
+            err.contains(code) && err.contains(message),
+            "{message}\n{}",
+            text(&o)
+        );
+        assert!(
+            err.contains("hosts/alpha.rhai") && err.contains("hosts/beta.rhai"),
+            "{}",
+            text(&o)
+        );
     }
 }
 
@@ -223,7 +261,9 @@ fn builds_are_identical_across_paths_home_tz_lang_and_umask() {
         }
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
-            .arg(format!("umask {umask} && exec \"$0\" build --all && exec \"$0\" eval socrates --json"))
+            .arg(format!(
+                "umask {umask} && exec \"$0\" build --all && exec \"$0\" eval socrates --json"
+            ))
             .arg(env!("CARGO_BIN_EXE_stoa"))
             .current_dir(&copy)
             .env_clear()
@@ -238,7 +278,14 @@ fn builds_are_identical_across_paths_home_tz_lang_and_umask() {
         (builds, eval.stdout, dir)
     };
     let (a, ea, _d1) = run(&[("HOME", "/tmp/h1"), ("TZ", "UTC"), ("LANG", "C")], "022");
-    let (b, eb, _d2) = run(&[("HOME", "/nonexistent"), ("TZ", "Asia/Tokyo"), ("LANG", "de_DE.UTF-8")], "077");
+    let (b, eb, _d2) = run(
+        &[
+            ("HOME", "/nonexistent"),
+            ("TZ", "Asia/Tokyo"),
+            ("LANG", "de_DE.UTF-8"),
+        ],
+        "077",
+    );
     assert!(!a.is_empty());
     assert_eq!(a, b);
     assert_eq!(ea, eb);
@@ -252,7 +299,10 @@ fn verify_catches_a_flipped_byte_and_a_truncated_entry() {
     assert!(clean.status.success(), "{}", text(&clean));
     let store = p.path().join(".stoa/store");
     let entries = store_entries(p.path());
-    let conf = entries.iter().find(|e| e.ends_with("-lxc-201.conf")).unwrap();
+    let conf = entries
+        .iter()
+        .find(|e| e.ends_with("-lxc-201.conf"))
+        .unwrap();
     let compose = entries.iter().find(|e| e.ends_with(".yaml")).unwrap();
     let flip = store.join(conf);
     let mut bytes = std::fs::read(&flip).unwrap();
@@ -265,11 +315,20 @@ fn verify_catches_a_flipped_byte_and_a_truncated_entry() {
     let trunc = store.join(compose);
     std::fs::set_permissions(&trunc, perm).unwrap();
     let len = std::fs::metadata(&trunc).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&trunc).unwrap().set_len(len / 2).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&trunc)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
     let o = stoa(p.path(), &["verify"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains(conf.as_str()) && out.contains(compose.as_str()), "{}", text(&o));
+    assert!(
+        out.contains(conf.as_str()) && out.contains(compose.as_str()),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -278,7 +337,9 @@ fn gc_keeps_every_rooted_path_and_frees_the_rest() {
     let first = stoa(p.path(), &["build", "--all"]);
     let old = toplevels(&first);
     let host = p.path().join("hosts/alpha.rhai");
-    let body = std::fs::read_to_string(&host).unwrap().replace("memory: 512", "memory: 1024");
+    let body = std::fs::read_to_string(&host)
+        .unwrap()
+        .replace("memory: 512", "memory: 1024");
     std::fs::write(&host, body).unwrap();
     let second = stoa(p.path(), &["build", "--all"]);
     let new = toplevels(&second);
@@ -286,14 +347,33 @@ fn gc_keeps_every_rooted_path_and_frees_the_rest() {
     let o = stoa(p.path(), &["gc"]);
     assert!(o.status.success(), "{}", text(&o));
     let after = store_entries(p.path());
-    assert!(!after.contains(&old[0]), "the old alpha closure is unrooted and must go");
-    assert!(after.contains(&new[0]) && after.contains(&new[1]), "rooted closures stay");
+    assert!(
+        !after.contains(&old[0]),
+        "the old alpha closure is unrooted and must go"
+    );
+    assert!(
+        after.contains(&new[0]) && after.contains(&new[1]),
+        "rooted closures stay"
+    );
     // Everything the new closures reference is still there and intact.
     assert!(stoa(p.path(), &["verify"]).status.success());
-    let manifest = std::fs::read_to_string(p.path().join(".stoa/store").join(&new[0]).join("manifest.json")).unwrap();
+    let manifest = std::fs::read_to_string(
+        p.path()
+            .join(".stoa/store")
+            .join(&new[0])
+            .join("manifest.json"),
+    )
+    .unwrap();
     for e in after.iter().filter(|e| !e.ends_with("-system")) {
         let referenced = manifest.contains(e.as_str())
-            || std::fs::read_to_string(p.path().join(".stoa/store").join(&new[1]).join("manifest.json")).unwrap().contains(e.as_str());
+            || std::fs::read_to_string(
+                p.path()
+                    .join(".stoa/store")
+                    .join(&new[1])
+                    .join("manifest.json"),
+            )
+            .unwrap()
+            .contains(e.as_str());
         assert!(referenced, "{e} survived gc without being referenced");
     }
 }
@@ -303,15 +383,23 @@ fn diff_shows_content_and_the_actions_a_switch_would_run() {
     let p = project();
     let old = toplevels(&stoa(p.path(), &["build", "alpha"]));
     let host = p.path().join("hosts/alpha.rhai");
-    let body = std::fs::read_to_string(&host).unwrap().replace("memory: 512", "memory: 2048");
+    let body = std::fs::read_to_string(&host)
+        .unwrap()
+        .replace("memory: 512", "memory: 2048");
     std::fs::write(&host, body).unwrap();
     let new = toplevels(&stoa(p.path(), &["build", "alpha"]));
     let o = stoa(p.path(), &["diff", &old[0], &new[0]]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("changed host:/etc/pve/lxc/201.conf"), "{out}");
-    assert!(out.contains("live change: pct set 201 --memory 2048"), "{out}");
-    assert!(out.contains("-memory: 512") && out.contains("+memory: 2048"), "{out}");
+    assert!(
+        out.contains("live change: pct set 201 --memory 2048"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-memory: 512") && out.contains("+memory: 2048"),
+        "{out}"
+    );
     let same = stoa(p.path(), &["diff", &new[0], "alpha"]);
     assert!(String::from_utf8_lossy(&same.stdout).contains("no differences"));
 }
@@ -319,12 +407,32 @@ fn diff_shows_content_and_the_actions_a_switch_would_run() {
 #[test]
 fn hostile_scripts_end_in_a_diagnostic_and_exit_1() {
     let cases = [
-        ("escape", "import \"../../../etc/passwd\" as x;\n#{}", "stoa::lang::import-escape"),
-        ("eval", "#{ config: #{ x: eval(\"1\") } }", "stoa::lang::forbidden"),
-        ("clock", "let t = timestamp();\n#{}", "stoa::lang::forbidden"),
+        (
+            "escape",
+            "import \"../../../etc/passwd\" as x;\n#{}",
+            "stoa::lang::import-escape",
+        ),
+        (
+            "eval",
+            "#{ config: #{ x: eval(\"1\") } }",
+            "stoa::lang::forbidden",
+        ),
+        (
+            "clock",
+            "let t = timestamp();\n#{}",
+            "stoa::lang::forbidden",
+        ),
         ("loop", "loop {}\n#{}", "stoa::lang::limit"),
-        ("recursion", "fn f(x) { f(x + 1) }\nf(0);\n#{}", "stoa::lang::limit"),
-        ("strings", "let s = \"xx\"; loop { s += s; }\n#{}", "stoa::lang::limit"),
+        (
+            "recursion",
+            "fn f(x) { f(x + 1) }\nf(0);\n#{}",
+            "stoa::lang::limit",
+        ),
+        (
+            "strings",
+            "let s = \"xx\"; loop { s += s; }\n#{}",
+            "stoa::lang::limit",
+        ),
     ];
     for (name, script, code) in cases {
         let p = project();
@@ -332,8 +440,15 @@ fn hostile_scripts_end_in_a_diagnostic_and_exit_1() {
         let o = stoa(p.path(), &["check", name]);
         assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(code) && err.contains(&format!("hosts/{name}.rhai")), "{name}: {}", text(&o));
+        assert!(
+            err.contains(code) && err.contains(&format!("hosts/{name}.rhai")),
+            "{name}: {}",
+            text(&o)
+        );
         assert!(!err.contains("panicked"), "{name}: {}", text(&o));
-        assert!(store_entries(p.path()).is_empty(), "{name}: nothing may be written");
+        assert!(
+            store_entries(p.path()).is_empty(),
+            "{name}: nothing may be written"
+        );
     }
 }

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/sshd.rs"]
-mod sshd;
 #[path = "support/e2e.rs"]
 mod e2e;
+#[path = "support/sshd.rs"]
+mod sshd;
 
 use e2e::*;
 use sshd::TestNode;
@@ -43,21 +43,49 @@ fn first_switch_change_and_noop() {
     assert_eq!(json[0]["outcome"]["generation"], 1);
     assert_installed_match(&node);
     assert_eq!(node_file(&node, MOTD).unwrap(), "one\n");
-    let gens = p.stoa(&args(&["generations", "alpha", "--json"], &node_flags(&node)));
+    let gens = p.stoa(&args(
+        &["generations", "alpha", "--json"],
+        &node_flags(&node),
+    ));
     let gens: serde_json::Value = serde_json::from_slice(&gens.stdout).unwrap();
     assert_eq!(gens["current"], 1);
-    assert_eq!(gens["generations"][0]["provenance"]["user"].as_str().unwrap().split('@').next(), Some("tester"));
+    assert_eq!(
+        gens["generations"][0]["provenance"]["user"]
+            .as_str()
+            .unwrap()
+            .split('@')
+            .next(),
+        Some("tester")
+    );
 
     // 2. one artifact changed: exactly it and the new toplevel are sent; only its action runs.
     node.clear_calls();
     p.host(&two_files("one\n", "cores: 2\n", ""));
     let (out, json) = switch_json(&p, &node);
     assert!(out.status.success(), "{}", text(&out));
-    let sent: Vec<String> = json[0]["outcome"]["sent"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let sent: Vec<String> = json[0]["outcome"]["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(sent.len(), 2, "{sent:?}");
     let (_, closure) = current(&node).unwrap();
-    let tsv = std::fs::read_to_string(node.state().join("store").join(&closure).join("artifacts.tsv")).unwrap();
-    let ct_path = tsv.lines().find(|l| l.starts_with("host:/etc/pve")).unwrap().split('\t').nth(1).unwrap().to_owned();
+    let tsv = std::fs::read_to_string(
+        node.state()
+            .join("store")
+            .join(&closure)
+            .join("artifacts.tsv"),
+    )
+    .unwrap();
+    let ct_path = tsv
+        .lines()
+        .find(|l| l.starts_with("host:/etc/pve"))
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let mut want = vec![closure.clone(), ct_path];
     want.sort();
     assert_eq!(sent, want);
@@ -85,7 +113,10 @@ fn snapshot(node: &TestNode) -> Vec<(String, Vec<u8>)> {
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             } else {
-                files.push((e.path().display().to_string(), std::fs::read(e.path()).unwrap()));
+                files.push((
+                    e.path().display().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                ));
             }
         }
     }
@@ -105,7 +136,10 @@ fn failing_apply_reverts_byte_for_byte() {
     let (out, json) = switch_json(&p, &node);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let error = json[0]["error"].as_str().unwrap();
-    assert!(error.contains("apply host:/etc/pve/lxc/201.conf"), "{error}");
+    assert!(
+        error.contains("apply host:/etc/pve/lxc/201.conf"),
+        "{error}"
+    );
     assert!(error.contains("returned to generation 1"), "{error}");
     assert_eq!(snapshot(&node), before);
     assert_eq!(current(&node).unwrap().0, 1);
@@ -119,9 +153,14 @@ fn unconfirmed_switch_reverts_by_itself() {
     assert!(switch_json(&p, &node).0.status.success());
     p.host(&two_files("two\n", "cores: 1\n", "confirm_timeout_s: 3"));
     let flags = node_flags(&node);
-    let out = p.command(&args(&["switch", "alpha", "--yes"], &flags)).env("STOA_FAILPOINT", "skip-confirm").output().unwrap();
+    let out = p
+        .command(&args(&["switch", "alpha", "--yes"], &flags))
+        .env("STOA_FAILPOINT", "skip-confirm")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(eventually(30, || current(&node).unwrap().0 == 1 && !node.state().join("pending").exists()));
+    assert!(eventually(30, || current(&node).unwrap().0 == 1
+        && !node.state().join("pending").exists()));
     assert_eq!(node_file(&node, MOTD).unwrap(), "one\n");
     assert_installed_match(&node);
 }
@@ -131,7 +170,15 @@ fn unknown_and_changed_host_keys_are_refused_before_anything_is_sent() {
     let node = TestNode::start();
     let p = Project::new();
     p.host(&two_files("one\n", "cores: 1\n", ""));
-    let fp = String::from_utf8(std::process::Command::new("ssh-keygen").arg("-lf").arg(node.dir.path().join("host_key.pub")).output().unwrap().stdout).unwrap();
+    let fp = String::from_utf8(
+        std::process::Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(node.dir.path().join("host_key.pub"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     let fp = fp.split_whitespace().nth(1).unwrap().to_owned();
     let kh = p.home.path().join("kh");
     let mut flags = node_flags(&node);
@@ -141,17 +188,28 @@ fn unknown_and_changed_host_keys_are_refused_before_anything_is_sent() {
     std::fs::write(&kh, "").unwrap();
     let out = p.stoa(&args(&["switch", "alpha", "--yes"], &flags));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("unknown host key") && text(&out).contains(&fp), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown host key") && text(&out).contains(&fp),
+        "{}",
+        text(&out)
+    );
     assert!(!node.state().exists(), "nothing ran on the node");
 
     std::fs::write(&kh, format!("[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN1uHx4bB1RgzyhxlsHVNYou0EUhd/SuIlLewVFTuKkg\n", node.port)).unwrap();
-    let out = p.stoa(&args(&["switch", "alpha", "--yes", "--accept-new-host-key"], &flags));
+    let out = p.stoa(&args(
+        &["switch", "alpha", "--yes", "--accept-new-host-key"],
+        &flags,
+    ));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("HOST KEY CHANGED"), "{}", text(&out));
     assert!(!node.state().exists());
 
     // a wrong pinned fingerprint is refused even though known_hosts trusts the key.
-    p.host(&two_files("one\n", "cores: 1\n", "host_key: \"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\""));
+    p.host(&two_files(
+        "one\n",
+        "cores: 1\n",
+        "host_key: \"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"",
+    ));
     let out = p.stoa(&args(&["switch", "alpha", "--yes"], &node_flags(&node)));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(!node.state().exists());
@@ -159,9 +217,14 @@ fn unknown_and_changed_host_keys_are_refused_before_anything_is_sent() {
     // accepting a new key is explicit, and recorded.
     p.host(&two_files("one\n", "cores: 1\n", ""));
     std::fs::write(&kh, "").unwrap();
-    let out = p.stoa(&args(&["switch", "alpha", "--yes", "--accept-new-host-key"], &flags));
+    let out = p.stoa(&args(
+        &["switch", "alpha", "--yes", "--accept-new-host-key"],
+        &flags,
+    ));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(std::fs::read_to_string(&kh).unwrap().contains(&format!("[127.0.0.1]:{}", node.port)));
+    assert!(std::fs::read_to_string(&kh)
+        .unwrap()
+        .contains(&format!("[127.0.0.1]:{}", node.port)));
 }
 
 #[test]
@@ -171,7 +234,11 @@ fn concurrent_switches_never_interleave() {
     let slow = r#"health_checks: [#{ name: "slow", command: ["sleep", "3"], timeout_s: 10 }]"#;
     p.host(&two_files("one\n", "cores: 1\n", slow));
     let flags = node_flags(&node);
-    let first = p.command(&args(&["switch", "alpha", "--yes"], &flags)).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let first = p
+        .command(&args(&["switch", "alpha", "--yes"], &flags))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     assert!(eventually(60, || node.state().join("pending").exists()));
     let out = p.stoa(&args(&["switch", "alpha", "--yes"], &flags));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -196,15 +263,30 @@ fn rollback_to_1_with_the_project_deleted() {
     std::fs::remove_dir_all(&project_dir).unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let flags = node_flags(&node);
-    let out = stoa_in(elsewhere.path(), &home, &args(&["rollback", "alpha", "--to", "1"], &flags)).output().unwrap();
+    let out = stoa_in(
+        elsewhere.path(),
+        &home,
+        &args(&["rollback", "alpha", "--to", "1"], &flags),
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(node_file(&node, MOTD).unwrap(), "one\n");
     assert_eq!(current(&node).unwrap().0, 1);
     assert_installed_match(&node);
-    let out = stoa_in(elsewhere.path(), &home, &args(&["generations", "alpha"], &flags)).output().unwrap();
+    let out = stoa_in(
+        elsewhere.path(),
+        &home,
+        &args(&["generations", "alpha"], &flags),
+    )
+    .output()
+    .unwrap();
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(listing.lines().count(), 4, "{listing}");
-    assert!(listing.lines().any(|l| l.starts_with("1    *")), "{listing}");
+    assert!(
+        listing.lines().any(|l| l.starts_with("1    *")),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -222,18 +304,35 @@ fn switch_all_five_nodes_one_failing() {
             deployment: format!("target_host: \"127.0.0.1\", target_port: {}", n.port),
         });
         // all nodes accept the first node's client key
-        std::fs::copy(nodes[0].dir.path().join("client_key.pub"), n.dir.path().join("authorized_keys")).unwrap();
+        std::fs::copy(
+            nodes[0].dir.path().join("client_key.pub"),
+            n.dir.path().join("authorized_keys"),
+        )
+        .unwrap();
     }
     std::fs::write(&kh, known).unwrap();
     nodes[2].set_failing("pct", true);
     let key = nodes[0].client_key.display().to_string();
     let kh = kh.display().to_string();
-    let out = p.stoa(&["switch", "--all", "--yes", "--node-root", sshd::SHARED_ROOT, "--known-hosts", &kh, "--identity", &key]);
+    let out = p.stoa(&[
+        "switch",
+        "--all",
+        "--yes",
+        "--node-root",
+        sshd::SHARED_ROOT,
+        "--known-hosts",
+        &kh,
+        "--identity",
+        &key,
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(table.lines().count(), 6, "{table}");
     for (i, n) in nodes.iter().enumerate() {
-        let row = table.lines().find(|l| l.starts_with(&format!("n{i} "))).unwrap();
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("n{i} ")))
+            .unwrap();
         if i == 2 {
             assert!(row.contains("FAILED"), "{row}");
             assert_eq!(current(n), None);

@@ -63,7 +63,12 @@ fn evaluate() -> (Value, OptionTree) {
 
 /// The object paths (JSON pointers) of every namespace and submodule value,
 /// with the names declared there.
-fn levels(tree: &OptionTree, json: &Value, pointer: String, out: &mut Vec<(String, BTreeSet<String>)>) {
+fn levels(
+    tree: &OptionTree,
+    json: &Value,
+    pointer: String,
+    out: &mut Vec<(String, BTreeSet<String>)>,
+) {
     out.push((pointer.clone(), tree.nodes.keys().cloned().collect()));
     for (k, node) in &tree.nodes {
         let p = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
@@ -75,7 +80,13 @@ fn levels(tree: &OptionTree, json: &Value, pointer: String, out: &mut Vec<(Strin
     }
 }
 
-fn typed_levels(ty: &OptionType, json: &Value, v: &Value, p: String, out: &mut Vec<(String, BTreeSet<String>)>) {
+fn typed_levels(
+    ty: &OptionType,
+    json: &Value,
+    v: &Value,
+    p: String,
+    out: &mut Vec<(String, BTreeSet<String>)>,
+) {
     match ty {
         OptionType::Submodule(t) => levels(t, json, p, out),
         OptionType::Nullable(t) => typed_levels(t, json, v, p, out),
@@ -104,7 +115,11 @@ fn rust_fields(json: &Value, pointer: &str) -> BTreeSet<String> {
         .unwrap()
         .insert("zz_probe".into(), Value::Bool(true));
     let errs = HostConfig::from_json(&probe).expect_err("an unknown field must be refused");
-    let msg = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    let msg = errs
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     let list = msg
         .split("expected one of ")
         .nth(1)
@@ -122,7 +137,11 @@ fn declarations_and_rust_types_agree_at_every_level() {
     HostConfig::from_json(&json).unwrap_or_else(|e| panic!("front-end JSON refused: {e:#?}"));
     let mut all = Vec::new();
     levels(&tree, &json, String::new(), &mut all);
-    assert!(all.len() > 15, "probe host reaches too few levels: {}", all.len());
+    assert!(
+        all.len() > 15,
+        "probe host reaches too few levels: {}",
+        all.len()
+    );
     let mut mismatches = Vec::new();
     for (pointer, declared) in &all {
         if pointer.is_empty() {

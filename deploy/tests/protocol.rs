@@ -19,7 +19,12 @@ const MOTD: &str = "/etc/motd";
 fn first_change_noop(via: Via) {
     let (_d, store) = store();
     let n = TestNode::new("alpha", via);
-    let c1 = closure(&store, "alpha", &[(NET, "auto lo\n"), (CT, "cores: 1\n"), (MOTD, "hi\n")], json!({}));
+    let c1 = closure(
+        &store,
+        "alpha",
+        &[(NET, "auto lo\n"), (CT, "cores: 1\n"), (MOTD, "hi\n")],
+        json!({}),
+    );
 
     // 1. first switch: files byte for byte, generation 1.
     let out = stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
@@ -34,20 +39,43 @@ fn first_change_noop(via: Via) {
 
     // 2. one artifact changed: only it and the new toplevel are sent; only its action runs.
     n.clear_calls();
-    let c2 = closure(&store, "alpha", &[(NET, "auto lo\n"), (CT, "cores: 2\n"), (MOTD, "hi\n")], json!({}));
+    let c2 = closure(
+        &store,
+        "alpha",
+        &[(NET, "auto lo\n"), (CT, "cores: 2\n"), (MOTD, "hi\n")],
+        json!({}),
+    );
     let sent = Arc::new(Mutex::new(Vec::new()));
     let mut node = n.node.clone();
-    node.connector = Arc::new(Recording { inner: n.node.connector.clone(), sent: sent.clone() });
+    node.connector = Arc::new(Recording {
+        inner: n.node.connector.clone(),
+        sent: sent.clone(),
+    });
     let out = stoa_deploy::switch(&store, &request(&node, &c2), &Silent).unwrap();
     assert_eq!(out.generation, Some(2));
-    let new_ct = stoa_deploy::LocalClosure::load(&store, &c2).unwrap().artifacts.into_iter().find(|a| a.key == format!("host:{CT}")).unwrap().path;
+    let new_ct = stoa_deploy::LocalClosure::load(&store, &c2)
+        .unwrap()
+        .artifacts
+        .into_iter()
+        .find(|a| a.key == format!("host:{CT}"))
+        .unwrap()
+        .path;
     let mut expected = vec![new_ct.clone(), c2.clone()];
     expected.sort();
     assert_eq!(out.sent, expected);
-    let stdin: Vec<Vec<u8>> = sent.lock().unwrap().iter().map(|(_, s)| s.clone()).filter(|s| !s.is_empty()).collect();
+    let stdin: Vec<Vec<u8>> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.clone())
+        .filter(|s| !s.is_empty())
+        .collect();
     assert_eq!(stdin.len(), 1, "exactly one stream carries bytes");
     assert_eq!(stdin[0].len() as u64, out.bytes_sent);
-    let mut tops: Vec<String> = tar_members(&stdin[0]).iter().map(|m| m.split('/').next().unwrap().to_owned()).collect();
+    let mut tops: Vec<String> = tar_members(&stdin[0])
+        .iter()
+        .map(|m| m.split('/').next().unwrap().to_owned())
+        .collect();
     tops.dedup();
     tops.sort();
     let mut want = vec![new_ct.to_string(), c2.to_string(), "SHA256SUMS".to_owned()];
@@ -81,13 +109,31 @@ fn first_change_noop_ssh() {
 fn failing_apply_reverts(via: Via) {
     let (_d, store) = store();
     let n = TestNode::new("beta", via);
-    let c1 = closure(&store, "beta", &[(NET, "v1\n"), (CT, "cores: 1\n")], json!({}));
+    let c1 = closure(
+        &store,
+        "beta",
+        &[(NET, "v1\n"), (CT, "cores: 1\n")],
+        json!({}),
+    );
     stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
-    let c2 = closure(&store, "beta", &[(NET, "v2\n"), (CT, "cores: 2\n"), (MOTD, "new\n")], json!({}));
+    let c2 = closure(
+        &store,
+        "beta",
+        &[(NET, "v2\n"), (CT, "cores: 2\n"), (MOTD, "new\n")],
+        json!({}),
+    );
     n.fail_once("ifreload");
     let err = stoa_deploy::switch(&store, &request(&n.node, &c2), &Silent).unwrap_err();
-    let DeployError::Reverted { failed, reverted, .. } = &err else { panic!("{err}") };
-    assert_eq!(failed, "activate: apply host:/etc/network/interfaces command");
+    let DeployError::Reverted {
+        failed, reverted, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        failed,
+        "activate: apply host:/etc/network/interfaces command"
+    );
     assert_eq!(reverted, "returned to generation 1");
     assert_eq!(n.file(NET).unwrap(), "v1\n");
     assert_eq!(n.file(CT).unwrap(), "cores: 1\n");
@@ -124,14 +170,28 @@ fn failing_health_check_reverts() {
     let mut req = request(&n.node, &c2);
     req.safety = None; // from the closure's manifest.json
     let err = stoa_deploy::switch(&store, &req, &Silent).unwrap_err();
-    assert!(matches!(&err, DeployError::Reverted { failed, .. } if failed.starts_with("health check motd-two")), "{err}");
+    assert!(
+        matches!(&err, DeployError::Reverted { failed, .. } if failed.starts_with("health check motd-two")),
+        "{err}"
+    );
     assert_eq!(n.file(MOTD).unwrap(), "one\n");
     // a passing check confirms.
     req.safety = Some(Safety {
-        health_checks: vec![HealthCheck { name: "motd".into(), command: vec!["test".into(), "-s".into(), format!("{}/etc/motd", n.root.display())], timeout_s: 5 }],
+        health_checks: vec![HealthCheck {
+            name: "motd".into(),
+            command: vec![
+                "test".into(),
+                "-s".into(),
+                format!("{}/etc/motd", n.root.display()),
+            ],
+            timeout_s: 5,
+        }],
         confirm_timeout: Duration::from_secs(60),
     });
-    assert_eq!(stoa_deploy::switch(&store, &req, &Silent).unwrap().action, Action::Switched);
+    assert_eq!(
+        stoa_deploy::switch(&store, &req, &Silent).unwrap().action,
+        Action::Switched
+    );
 }
 
 #[test]
@@ -142,12 +202,20 @@ fn unconfirmed_activation_reverts_by_itself() {
     stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
     let c2 = closure(&store, "delta", &[(MOTD, "two\n")], json!({}));
     let mut req = request(&n.node, &c2);
-    req.safety = Some(Safety { health_checks: vec![], confirm_timeout: Duration::from_secs(2) });
+    req.safety = Some(Safety {
+        health_checks: vec![],
+        confirm_timeout: Duration::from_secs(2),
+    });
     req.failpoint = Some(Failpoint::SkipConfirm);
     let err = stoa_deploy::switch(&store, &req, &Silent).unwrap_err();
     assert!(err.to_string().contains("skip-confirm"), "{err}");
-    assert_eq!(n.file(MOTD).unwrap(), "two\n", "activated, not yet reverted");
-    assert!(eventually(30, || n.current() == Some((1, c1.to_string())) && !n.state().join("pending").exists()));
+    assert_eq!(
+        n.file(MOTD).unwrap(),
+        "two\n",
+        "activated, not yet reverted"
+    );
+    assert!(eventually(30, || n.current() == Some((1, c1.to_string()))
+        && !n.state().join("pending").exists()));
     assert_eq!(n.file(MOTD).unwrap(), "one\n");
 }
 
@@ -159,7 +227,11 @@ fn second_switch_to_a_locked_node_fails_clearly() {
     let c2 = closure(&store, "eps", &[(MOTD, "two\n")], json!({}));
     let mut slow = request(&n.node, &c1);
     slow.safety = Some(Safety {
-        health_checks: vec![HealthCheck { name: "slow".into(), command: vec!["sleep".into(), "3".into()], timeout_s: 10 }],
+        health_checks: vec![HealthCheck {
+            name: "slow".into(),
+            command: vec!["sleep".into(), "3".into()],
+            timeout_s: 10,
+        }],
         confirm_timeout: Duration::from_secs(60),
     });
     let rec = Recorder::default();
@@ -167,7 +239,10 @@ fn second_switch_to_a_locked_node_fails_clearly() {
         let first = s.spawn(|| stoa_deploy::switch(&store, &slow, &rec));
         assert!(eventually(30, || rec.saw_step("eps", Step::Health)));
         let err = stoa_deploy::switch(&store, &request(&n.node, &c2), &Silent).unwrap_err();
-        assert!(matches!(&err, DeployError::Locked { owner } if owner.contains("tester@here switching to")), "{err}");
+        assert!(
+            matches!(&err, DeployError::Locked { owner } if owner.contains("tester@here switching to")),
+            "{err}"
+        );
         assert_eq!(first.join().unwrap().unwrap().generation, Some(1));
     });
     assert_eq!(n.file(MOTD).unwrap(), "one\n");
@@ -180,7 +255,12 @@ fn rollback_to_first_of_three_generations() {
     let n = TestNode::new("zeta", Via::Local);
     let mut tops = Vec::new();
     for (i, text) in ["one\n", "two\n", "three\n"].iter().enumerate() {
-        let c = closure(&store, "zeta", &[(MOTD, text), (CT, &format!("cores: {}\n", i + 1))], json!({}));
+        let c = closure(
+            &store,
+            "zeta",
+            &[(MOTD, text), (CT, &format!("cores: {}\n", i + 1))],
+            json!({}),
+        );
         stoa_deploy::switch(&store, &request(&n.node, &c), &Silent).unwrap();
         tops.push(c);
     }
@@ -196,15 +276,24 @@ fn rollback_to_first_of_three_generations() {
     };
     n.clear_calls();
     let out = stoa_deploy::rollback(&req, &Silent).unwrap();
-    assert_eq!((out.action, out.generation, out.previous), (Action::RolledBack, Some(1), Some(3)));
+    assert_eq!(
+        (out.action, out.generation, out.previous),
+        (Action::RolledBack, Some(1), Some(3))
+    );
     assert_eq!(n.file(MOTD).unwrap(), "one\n");
     assert_eq!(n.file(CT).unwrap(), "cores: 1\n");
     assert_eq!(n.calls(), ["pct set 201"]);
     let gens = stoa_deploy::generations(&n.node, &req.timeouts).unwrap();
     assert_eq!(gens.current, Some(1));
     assert_eq!(gens.generations.len(), 3);
-    assert_eq!(gens.generations[0].provenance.as_ref().unwrap().user, "tester@here");
-    assert!(matches!(stoa_deploy::rollback(&RollbackRequestExt::to(&req, 9), &Silent), Err(DeployError::NoSuchGeneration(9))));
+    assert_eq!(
+        gens.generations[0].provenance.as_ref().unwrap().user,
+        "tester@here"
+    );
+    assert!(matches!(
+        stoa_deploy::rollback(&RollbackRequestExt::to(&req, 9), &Silent),
+        Err(DeployError::NoSuchGeneration(9))
+    ));
 }
 
 trait RollbackRequestExt {
@@ -222,7 +311,9 @@ impl RollbackRequestExt for stoa_deploy::RollbackRequest {
 #[test]
 fn five_nodes_in_parallel_one_failing() {
     let (_d, store) = store();
-    let nodes: Vec<TestNode> = (0..5).map(|i| TestNode::new(&format!("n{i}"), Via::Ssh)).collect();
+    let nodes: Vec<TestNode> = (0..5)
+        .map(|i| TestNode::new(&format!("n{i}"), Via::Ssh))
+        .collect();
     nodes[3].set_failing("pct", true);
     let requests: Vec<_> = nodes
         .iter()
@@ -249,15 +340,29 @@ fn unreachable_node_stops_everything_before_copying() {
     let (_d, store) = store();
     let good = TestNode::new("good", Via::Local);
     let mut bad = TestNode::new("bad", Via::Local);
-    bad.node.connector = Arc::new(stoa_deploy::transport::LocalConnector::new().with_env("PATH", "/nonexistent"));
+    bad.node.connector =
+        Arc::new(stoa_deploy::transport::LocalConnector::new().with_env("PATH", "/nonexistent"));
     let reqs: Vec<_> = [&good, &bad]
         .iter()
-        .map(|n| request(&n.node, &closure(&store, &n.node.host, &[(MOTD, "x\n")], json!({}))))
+        .map(|n| {
+            request(
+                &n.node,
+                &closure(&store, &n.node.host, &[(MOTD, "x\n")], json!({})),
+            )
+        })
         .collect();
     let results = stoa_deploy::switch_many(&store, &reqs, 4, &Silent);
-    assert!(matches!(&results[0], Err(DeployError::NotStarted(m)) if m.contains("bad")), "{:?}", results[0]);
+    assert!(
+        matches!(&results[0], Err(DeployError::NotStarted(m)) if m.contains("bad")),
+        "{:?}",
+        results[0]
+    );
     assert!(results[1].is_err());
-    assert!(!good.state().join("store").read_dir().unwrap().any(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+    assert!(!good.state().join("store").read_dir().unwrap().any(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
 }
 
 #[test]
@@ -270,8 +375,19 @@ fn dry_activate_plan_and_node_gc() {
     let c2 = closure(&store, "eta", &[(MOTD, "two\n"), (NET, "n\n")], json!({}));
 
     let plan = stoa_deploy::node_plan(&store, &n.node, &c2, &t).unwrap();
-    let keys: Vec<_> = plan.changes.iter().map(|c| (c.key.as_str(), c.old.is_some(), c.new.is_some())).collect();
-    assert_eq!(keys, [("host:/etc/motd", true, true), ("host:/etc/network/interfaces", false, true), ("host:/etc/pve/lxc/201.conf", true, false)]);
+    let keys: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.key.as_str(), c.old.is_some(), c.new.is_some()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("host:/etc/motd", true, true),
+            ("host:/etc/network/interfaces", false, true),
+            ("host:/etc/pve/lxc/201.conf", true, false)
+        ]
+    );
     let old = plan.changes[0].old.as_ref().unwrap().path.to_string();
     assert_eq!(stoa_deploy::node_file(&n.node, &old, &t).unwrap(), b"one\n");
 
@@ -280,7 +396,12 @@ fn dry_activate_plan_and_node_gc() {
     n.clear_calls();
     let out = stoa_deploy::switch(&store, &dry, &Silent).unwrap();
     assert_eq!(out.action, Action::DryRun);
-    assert!(out.log.contains(&"stoa: step remove host:/etc/pve/lxc/201.conf".to_owned()), "{:?}", out.log);
+    assert!(
+        out.log
+            .contains(&"stoa: step remove host:/etc/pve/lxc/201.conf".to_owned()),
+        "{:?}",
+        out.log
+    );
     assert!(n.calls().is_empty());
     assert_eq!(n.file(MOTD).unwrap(), "one\n");
     assert_eq!(n.current(), Some((1, c1.to_string())));
@@ -290,7 +411,11 @@ fn dry_activate_plan_and_node_gc() {
     stoa_deploy::switch(&store, &request(&n.node, &c3), &Silent).unwrap();
     let report = stoa_deploy::node_gc(&n.node, 1, "tester", t, &Silent).unwrap();
     assert_eq!(report.dropped, [2, 1]);
-    let left: Vec<String> = std::fs::read_dir(n.state().join("store")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect();
+    let left: Vec<String> = std::fs::read_dir(n.state().join("store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
     assert_eq!(left.len(), 2, "{left:?}"); // c3 and its one artifact
     assert!(left.contains(&c3.to_string()));
     assert_eq!(n.file(MOTD).unwrap(), "three\n");
@@ -300,22 +425,47 @@ fn dry_activate_plan_and_node_gc() {
 fn failed_revert_blocks_until_forced_then_converges() {
     let (_d, store) = store();
     let n = TestNode::new("theta", Via::Local);
-    let c1 = closure(&store, "theta", &[(NET, "v1\n"), (MOTD, "one\n")], json!({}));
+    let c1 = closure(
+        &store,
+        "theta",
+        &[(NET, "v1\n"), (MOTD, "one\n")],
+        json!({}),
+    );
     stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
-    let c2 = closure(&store, "theta", &[(NET, "v2\n"), (MOTD, "two\n")], json!({}));
+    let c2 = closure(
+        &store,
+        "theta",
+        &[(NET, "v2\n"), (MOTD, "two\n")],
+        json!({}),
+    );
     n.set_failing("ifreload", true); // fails for the switch and for its revert
     let err = stoa_deploy::switch(&store, &request(&n.node, &c2), &Silent).unwrap_err();
-    assert!(matches!(&err, DeployError::Reverted { reverted, .. } if reverted.starts_with("REVERT FAILED")), "{err}");
-    assert_eq!(n.current(), Some((1, c1.to_string())), "the profile names a complete closure");
+    assert!(
+        matches!(&err, DeployError::Reverted { reverted, .. } if reverted.starts_with("REVERT FAILED")),
+        "{err}"
+    );
+    assert_eq!(
+        n.current(),
+        Some((1, c1.to_string())),
+        "the profile names a complete closure"
+    );
     let err = stoa_deploy::switch(&store, &request(&n.node, &c2), &Silent).unwrap_err();
     assert!(err.to_string().contains("--force"), "{err}");
     n.set_failing("ifreload", false);
     // once the cause is fixed, the next switch's recovery completes the revert and goes on.
     let out = stoa_deploy::switch(&store, &request(&n.node, &c2), &Silent).unwrap();
     assert_eq!(out.action, Action::Switched);
-    assert_eq!((n.file(NET).unwrap(), n.file(MOTD).unwrap()), ("v2\n".into(), "two\n".into()));
+    assert_eq!(
+        (n.file(NET).unwrap(), n.file(MOTD).unwrap()),
+        ("v2\n".into(), "two\n".into())
+    );
     // --force discards a revert that keeps failing; the next activation installs everything.
-    let c3 = closure(&store, "theta", &[(NET, "v3\n"), (MOTD, "three\n")], json!({}));
+    let c3 = closure(
+        &store,
+        "theta",
+        &[(NET, "v3\n"), (MOTD, "three\n")],
+        json!({}),
+    );
     n.set_failing("ifreload", true);
     assert!(stoa_deploy::switch(&store, &request(&n.node, &c3), &Silent).is_err());
     n.set_failing("ifreload", false);
@@ -324,6 +474,9 @@ fn failed_revert_blocks_until_forced_then_converges() {
     forced.force = true;
     let out = stoa_deploy::switch(&store, &forced, &Silent).unwrap();
     assert_eq!(out.action, Action::Switched);
-    assert_eq!((n.file(NET).unwrap(), n.file(MOTD).unwrap()), ("v3\n".into(), "three\n".into()));
+    assert_eq!(
+        (n.file(NET).unwrap(), n.file(MOTD).unwrap()),
+        ("v3\n".into(), "three\n".into())
+    );
     assert!(!n.state().join("dirty").exists());
 }

@@ -179,9 +179,13 @@ install_file() { # SP DEST MODE OWNER GROUP
   dir=${dir:-/}
   [ -d "$dir" ] || mkdir -p -- "$dir" || die "cannot create $dir"
   tmp=$dest.tmp.$$
-  if cp -- "$S/$1" "$tmp" && chmod "$3" "$tmp" && chown_ok "$4" "$5" "$tmp" && mv -f -- "$tmp" "$dest"; then
-    return 0
-  fi
+  # One `install` sets owner, then mode (a chown after a chmod would drop
+  # setuid/setgid bits).
+  if [ "$uid" = 0 ]; then
+    install -m "$3" -o "$4" -g "$5" -- "$S/$1" "$tmp"
+  else
+    install -m "$3" -- "$S/$1" "$tmp"
+  fi && mv -f -- "$tmp" "$dest" && return 0
   rm -f -- "$tmp"
   die "cannot install $dest"
 }
