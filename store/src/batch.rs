@@ -229,3 +229,14 @@ fn publish(store: &Store, pending: &mut Vec<(Group, PathBuf, PathBuf)>) -> Resul
     pending.drain(..renamed);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Group;
+
+    #[test]
+    fn references_are_published_before_the_entries_they_describe() {
+        // `Stage` publishes its groups in `Group` order (a `BTreeMap` key).
+        assert!(Group::Refs < Group::Entries);
+    }
+}

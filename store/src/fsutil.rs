@@ -20,10 +20,21 @@ pub(crate) const MODE_EXEC: u32 = 0o555;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Longest part of a name kept in a temporary name, in bytes: with the prefix, pid and
+/// counter, a temporary name stays under the 255 bytes filesystems allow even for the
+/// longest store path (`<digest>-<211-character name>`).
+const TEMP_HINT_MAX: usize = 200;
+
 /// `<dir>/.tmp-<pid>-<counter>-<name>`: unique within this process and across processes.
+/// `name` is only a hint for humans; it is cut to [`TEMP_HINT_MAX`] bytes.
 pub(crate) fn temp_path(dir: &Path, name: &str) -> PathBuf {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("{TEMP_PREFIX}{}-{n}-{name}", process::id()))
+    let mut end = name.len().min(TEMP_HINT_MAX);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let hint = &name[..end];
+    dir.join(format!("{TEMP_PREFIX}{}-{n}-{hint}", process::id()))
 }
 
 pub(crate) fn is_temp(file_name: &str) -> bool {

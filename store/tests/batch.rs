@@ -419,3 +419,21 @@ fn gc_waits_for_a_batched_build_to_root_what_it_added() {
     assert_eq!(collector.closure(&added).unwrap().len(), 3);
     assert!(collector.verify().unwrap().is_empty());
 }
+
+#[test]
+fn the_longest_names_fit() {
+    let (_dir, store) = open();
+    let long = "n".repeat(211);
+    let lock = store.lock().unwrap();
+    let leaf = lock.add_files(&files(&[(&long, b"x", false)])).unwrap();
+    let tree = system_tree(&leaf);
+    let tops = lock.add_dirs(&[(name(&long), &tree, &leaf[..])]).unwrap();
+    lock.set_roots(&[(name(&long), &tops[..])]).unwrap();
+    let single = lock.add_dir(&name(&long), &Tree::new(), &leaf[..]).unwrap();
+    lock.set_root(&name(&long), std::slice::from_ref(&single))
+        .unwrap();
+    drop(lock);
+    assert_eq!(store.references(&tops[0]).unwrap(), leaf);
+    assert_eq!(store.references(&single).unwrap(), leaf);
+    assert!(store.verify().unwrap().is_empty());
+}
