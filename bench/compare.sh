@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Comparative benchmark (issue 6): stoa vs Ansible vs Nix, on loopback only.
+# See BENCHMARKS.md for what is measured and the last results.
+#
+#   bench/compare.sh            everything (~20 min on 2 cores)
+#   bench/compare.sh --quick    N = 1 and 10, 1 and 100 hosts, fewer runs (a smoke test)
+#
+# Run as root on Debian 12; installs ansible-core, nix-bin, hyperfine and
+# openssh-server with apt-get when missing, builds stoa (`cargo build
+# --release`, honouring CARGO_TARGET_DIR; or set STOA=/path/to/stoa), then:
+#  1. starts one sshd on a free 127.0.0.1 port (own host key, private mount
+#     namespace with an empty file over /root/.bashrc; doubles for pct, docker,
+#     ifup and ifreload first on the node's PATH);
+#  2. for N = 1, 10, 100 containers: generates one host description twice
+#     (bench/gen_compare.py: a stoa project and an Ansible project whose
+#     templates render the same bytes) and times first deploy, no-op and
+#     one-file-changed with `stoa switch`, `ansible-playbook` (default
+#     configuration) and `ansible-playbook` with pipelining + ControlPersist
+#     (warm); plus the floor, `ssh … true` and `tar | ssh` of the same files;
+#     after each case the two node roots are compared file by file (the floor
+#     `ssh true` three ways: OpenSSH's defaults, the curve25519 key exchange
+#     russh negotiates, and that with TCP_NODELAY set as russh does, through
+#     the LD_PRELOAD shim bench/floor/nodelay.c when a C compiler is there);
+#  3. evaluation: `stoa check` vs `nix-instantiate --eval --strict` of the
+#     same inventories (bench/gen_inventory.py, bench/gen_nix.py) of 1, 100
+#     and 1000 hosts;
+#  4. writes OUT/results.md (the tables of BENCHMARKS.md) and OUT/*.json.
+# Environment: OUT (default target/bench/compare), STOA, NS (default "1 10 100"),
+# HOSTS (default "1 100 1000").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+QUICK=0
+[ "${1:-}" = --quick ] && QUICK=1
+[ "$(id -u)" = 0 ] || { echo "compare.sh: run as root (sshd must switch to root; apt-get)" >&2; exit 2; }
+
+# --- 0. tools -------------------------------------------------------------
+missing=()
+command -v ansible-playbook >/dev/null || missing+=(ansible-core)
+command -v nix-instantiate >/dev/null || missing+=(nix-bin)
+command -v hyperfine >/dev/null || missing+=(hyperfine)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+PY=/usr/bin/python3
+if [ -z "${STOA:-}" ]; then
+  cargo build --release --quiet --bin stoa
+  STOA=${CARGO_TARGET_DIR:-$REPO/target}/release/stoa
+fi
+STOA=$(realpath "$STOA")
+OUT=$(realpath -m "${OUT:-$REPO/target/bench/compare}")
+# NS / HOSTS set but empty: skip that part
+if [ $QUICK = 1 ]; then NS=${NS-"1 10"}; HOSTS=${HOSTS-"1 100"}; else NS=${NS-"1 10 100"}; HOSTS=${HOSTS-"1 100 1000"}; fi
+rm -rf "$OUT/json" && mkdir -p "$OUT/json"
+echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" > "$OUT/load.txt"
+git -C "$REPO" describe --always --dirty > "$OUT/source.txt" 2>/dev/null || echo unknown > "$OUT/source.txt"
+W=$(mktemp -d /tmp/stoa-compare.XXXXXX)
+SSHD_PID=
+cleanup() {
+  # our persistent control connections (the default configuration's expire by themselves)
+  for s in "$W"/cp/*; do
+    [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x 2>/dev/null || true
+  done
+  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+# --- 1. the node ------------------------------------------------------------
+RS=$W/root-stoa       # node root written by stoa
+RA=$W/root-ansible    # node root written by Ansible
+RF=$W/root-floor      # node root written by tar | ssh
+mkdir -p "$RS" "$RA" "$RF" "$W/bin" "$W/cp" /run/sshd
+: > "$W/empty"
+ssh-keygen -q -t ed25519 -N '' -C client -f "$W/client"
+ssh-keygen -q -t ed25519 -N '' -C node -f "$W/host"
+cp "$W/client.pub" "$W/authorized_keys"
+# Doubles: each records its call in <root>/calls.log (root: $STOA_ROOT, set by
+# stoa's activate, else the Ansible root). `pct push` and `pct exec mkdir|mv|rm`
+# act on <root>/var/lib/lxc/<vmid>/rootfs, where the Ansible templates write.
+cat > "$W/bin/pct" <<EOF
+#!/bin/sh
+R=\${STOA_ROOT:-$RA}
+printf '%s\n' "pct \$*" >> "\$R/calls.log"
+cmd=\$1 vmid=\${2:-}
+fs=\$R/var/lib/lxc/\$vmid/rootfs
+case \$cmd in
+  create) mkdir -p "\$fs" ;;
+  push) cp -- "\$3" "\$fs\$4" && { [ "\${5:-}" != --perms ] || chmod "\$6" "\$fs\$4"; } ;;
+  exec)
+    shift 3
+    case \$1 in
+      mkdir) mkdir -p "\$fs\$3" ;;
+      mv) mv -f "\$fs\$3" "\$fs\$4" ;;
+      rm) rm -f "\$fs\$3" ;;
+    esac ;;
+esac
+EOF
+for d in docker ifup ifreload; do
+  printf '#!/bin/sh\nprintf "%%s\\n" "%s $*" >> "${STOA_ROOT:-%s}/calls.log"\n' "$d" "$RA" > "$W/bin/$d"
+done
+chmod 755 "$W"/bin/*
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$W/sshd_config" <<EOF
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $W/host
+AuthorizedKeysFile $W/authorized_keys
+PidFile none
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin yes
+MaxStartups 100
+MaxSessions 100
+LogLevel ERROR
+Subsystem sftp internal-sftp
+SetEnv PATH=$W/bin:/usr/sbin:/usr/bin:/sbin:/bin
+EOF
+unshare -m sh -c "mount --bind '$W/empty' /root/.bashrc && exec /usr/sbin/sshd -D -e -f '$W/sshd_config'" 2>"$W/sshd.log" &
+SSHD_PID=$!
+printf '[127.0.0.1]:%s %s\n' "$PORT" "$(cat "$W/host.pub")" > "$W/known_hosts"
+SSH=(ssh -F /dev/null -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" -o StrictHostKeyChecking=yes -i "$W/client" -p "$PORT" root@127.0.0.1)
+for _ in $(seq 100); do "${SSH[@]}" true 2>/dev/null && break; sleep 0.1; done
+"${SSH[@]}" true || { cat "$W/sshd.log" >&2; exit 1; }
+# The node's shell must not run pyenv (or anything else from .bashrc).
+[ -z "$("${SSH[@]}" 'cat /root/.bashrc')" ] || { echo "compare.sh: /root/.bashrc is not masked" >&2; exit 1; }
+
+# The strictest floor: OpenSSH with TCP_NODELAY from the start, like russh (needs a C compiler).
+if command -v cc >/dev/null; then cc -shared -fPIC -O2 -o "$W/nodelay.so" bench/floor/nodelay.c -ldl || rm -f "$W/nodelay.so"; fi
+
+# Ansible: no config file at all (default), or pipelining with a persistent
+# control connection kept warm by the warm-up run.
+printf '[defaults]\n' > "$W/default.cfg"
+printf '[defaults]\n[ssh_connection]\npipelining = True\nssh_args = -C -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = %s\n' "$W/cp" > "$W/pipelining.cfg"
+export ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0
+
+# --- helpers ------------------------------------------------------------------
+# hf NAME RUNS WARMUP PREPARE COMMAND: one hyperfine benchmark -> json/NAME.json
+hf() {
+  local name=$1 runs=$2 warm=$3 prep=$4 cmd=$5
+  local args=(-N --style none --runs "$runs" --warmup "$warm" --export-json "$OUT/json/$name.json" -n "$name")
+  [ -n "$prep" ] && args+=(--prepare "$prep")
+  echo "  $name" >&2
+  hyperfine "${args[@]}" "$cmd" >/dev/null
+}
+# The installed files of a node root: path, mode, owner:group, sha256.
+tree() {
+  (cd "$1" && find etc var/lib/lxc -type f -printf '%p %m %u:%g ' -exec sha256sum {} \; 2>/dev/null | awk '{print $1, $2, $3, $4}' | sort)
+}
+same() { # same ROOT_A ROOT_B WHAT
+  if ! diff <(tree "$1") <(tree "$2") >"$W/tree.diff"; then
+    echo "compare.sh: $3: the installed files differ:" >&2; head -20 "$W/tree.diff" >&2; exit 1
+  fi
+  echo "  verified: $3 ($(tree "$1" | wc -l) files identical)" >&2
+}
+
+# --- 2. the job three ways ---------------------------------------------------
+for N in $NS; do
+  echo "N = $N containers" >&2
+  P=$W/n$N
+  $PY bench/gen_compare.py "$N" "$P" "$PORT" "$RA" "$W/known_hosts" "$W/client"
+  SW="$STOA -q -C $P/stoa switch node --yes --target ssh://root@127.0.0.1:$PORT --node-root $RS --known-hosts $W/known_hosts --identity $W/client"
+  AD="env ANSIBLE_CONFIG=$W/default.cfg ansible-playbook -i $P/ansible/inventory.ini $P/ansible/site.yml"
+  AP="env ANSIBLE_CONFIG=$W/pipelining.cfg ansible-playbook -i $P/ansible/inventory.ini $P/ansible/site.yml"
+  # runs: stoa, Ansible with pipelining, Ansible default (one Ansible run
+  # at N = 100 takes about two minutes here)
+  case $N in
+    1) RS_RUNS=20; RA_RUNS=3; RD_RUNS=2 ;;
+    10) RS_RUNS=10; RA_RUNS=2; RD_RUNS=1 ;;
+    *) RS_RUNS=5; RA_RUNS=1; RD_RUNS=1 ;;
+  esac
+  [ $QUICK = 1 ] && { RS_RUNS=5; RA_RUNS=1; RD_RUNS=1; }
+  WIPE_S="sh -c 'rm -rf $RS/* $P/stoa/.stoa'"
+  WIPE_A="sh -c 'rm -rf $RA/*'"
+  BUMP="$PY $REPO/bench/gen_compare.py --bump $P"
+
+  # first deploy: empty node (and, for stoa, an empty local store and eval
+  # cache). Ansible with pipelining starts with its control connection up.
+  hf "first-stoa-$N" $RS_RUNS 1 "$WIPE_S" "$SW"
+  hf "first-ansible-$N" $RD_RUNS 0 "$WIPE_A" "$AD"
+  env ANSIBLE_CONFIG="$W/pipelining.cfg" ansible -i "$P/ansible/inventory.ini" node -m ping >/dev/null
+  hf "first-ansible-pipe-$N" $RA_RUNS 0 "$WIPE_A" "$AP"
+  same "$RS" "$RA" "first deploy, N=$N"
+  (cd "$RS" && echo "$(find etc var/lib/lxc -type f | wc -l) files, $(find etc var/lib/lxc -type f -exec cat {} + | wc -c) bytes") > "$OUT/files-$N.txt"
+  # the floor: one SSH command; the installed files copied with tar | ssh
+  hf "ssh-true-$N" 20 2 "" "${SSH[*]} true"
+  hf "ssh-true-x25519-$N" 20 2 "" "${SSH[*]} -o KexAlgorithms=curve25519-sha256 true"
+  [ -f "$W/nodelay.so" ] && hf "ssh-true-nodelay-$N" 20 2 "" "env LD_PRELOAD=$W/nodelay.so ${SSH[*]} -o KexAlgorithms=curve25519-sha256 true"
+  tar -C "$RS" -cf "$W/files.tar" etc var/lib/lxc
+  hf "tar-ssh-$N" 20 2 "sh -c 'rm -rf $RF/*'" "sh -c '${SSH[*]} tar -xf - -C $RF < $W/files.tar'"
+  same "$RS" "$RF" "tar | ssh, N=$N"
+  # no-op: nothing changed since the last run (both nodes are deployed)
+  hf "noop-stoa-$N" $RS_RUNS 1 "" "$SW"
+  hf "noop-ansible-$N" $RD_RUNS 0 "" "$AD"
+  hf "noop-ansible-pipe-$N" $RA_RUNS 0 "" "$AP"
+  same "$RS" "$RA" "no-op, N=$N"
+  # one file changed: ct0's image tag, a new one before every run
+  hf "one-stoa-$N" $RS_RUNS 1 "$BUMP" "$SW"
+  hf "one-ansible-$N" $RD_RUNS 0 "$BUMP" "$AD"
+  hf "one-ansible-pipe-$N" $RA_RUNS 0 "$BUMP" "$AP"
+  $SW >/dev/null 2>&1   # bring the stoa node to the last bump too
+  same "$RS" "$RA" "one file changed, N=$N"
+done
+
+# --- 3. evaluation -------------------------------------------------------------
+for H in $HOSTS; do
+  echo "evaluation, $H hosts" >&2
+  I=$W/inv$H
+  $PY bench/gen_inventory.py "$H" "$I"
+  $PY bench/gen_nix.py "$H" "$I/nix" "$STOA"
+  # the two sides agree: host h0000's merged configuration, as JSON
+  "$STOA" -q -C "$I" eval h0000 --json > "$W/stoa-h0.json"
+  nix-instantiate --eval --strict --json --readonly-mode -E "let lib = import $I/nix/lib.nix; in (lib.evalModules { modules = [ (import $I/nix/core.nix) $I/nix/hosts/h0000.nix ]; }).config" > "$W/nix-h0.json"
+  $PY -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); sys.exit(a != b)' "$W/stoa-h0.json" "$W/nix-h0.json" \
+    || { echo "compare.sh: stoa and Nix disagree on h0000's configuration ($W/stoa-h0.json, $W/nix-h0.json)" >&2; trap - EXIT; exit 1; }
+  echo "  verified: h0000's merged configuration is the same JSON in stoa and Nix" >&2
+  case $H in 1) R=20; WU=2 ;; 100) R=10; WU=1 ;; *) R=3; WU=0 ;; esac
+  [ $QUICK = 1 ] && R=3
+  # cold: no eval cache (nix-instantiate has none either)
+  hf "check-stoa-$H" $R $WU "rm -rf $I/.stoa" "$STOA -q -C $I check"
+  hf "eval-nix-$H" $R $WU "" "nix-instantiate --eval --strict --readonly-mode $I/nix/default.nix"
+done
+
+# --- 4. report -------------------------------------------------------------------
+echo "end $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.txt"
+$PY bench/report.py "$OUT" "$NS" "$HOSTS" "$STOA" > "$OUT/results.md"
+cat "$OUT/results.md"
