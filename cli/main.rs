@@ -7,6 +7,7 @@
 
 mod commands;
 mod error;
+mod progress;
 mod project;
 mod secrets;
 mod ui;

@@ -22,6 +22,26 @@ pub struct Settings {
     pub eval: EvalSettings,
     #[serde(default)]
     pub secrets: SecretsSettings,
+    #[serde(default)]
+    pub deploy: DeploySettings,
+}
+
+/// `[deploy]`: how `switch`, `rollback`, `generations`, `diff <host>` and
+/// `gc --on` reach nodes. Flags override each setting.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySettings {
+    /// known_hosts file: `~/` is the home directory, a relative path is
+    /// relative to the project root (default `~/.ssh/known_hosts`).
+    pub known_hosts: Option<String>,
+    /// Private key files to authenticate with, same path rules (the
+    /// ssh-agent is tried after them).
+    #[serde(default)]
+    pub identities: Vec<String>,
+    /// Hosts switched at once (default 10).
+    pub parallel: Option<usize>,
+    /// Seconds to wait for a node's SSH handshake (default 15).
+    pub connect_timeout_s: Option<u64>,
 }
 
 /// `[secrets]`: where the encrypted values live (docs/secrets.md).
@@ -198,6 +218,15 @@ impl Project {
         })
     }
 
+    /// A path of `[deploy]`: `~/…` under HOME, relative under the root.
+    pub fn settings_path(&self, text: &str) -> PathBuf {
+        if text.starts_with("~/") {
+            home_path(text)
+        } else {
+            self.root.join(text)
+        }
+    }
+
     /// The project's secrets folder.
     pub fn vault(&self) -> stoa_vault::Vault {
         stoa_vault::Vault::new(self.root.join(&self.settings.secrets.dir))
@@ -253,6 +282,17 @@ impl Project {
                     .map(|n| n.get())
                     .unwrap_or(2)
             })
+    }
+}
+
+/// `~/…` under HOME; any other path as it is.
+pub fn home_path(text: &str) -> PathBuf {
+    match text.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        None => PathBuf::from(text),
     }
 }
 

@@ -30,6 +30,11 @@ impl Ui {
         }
     }
 
+    /// Whether `-q` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// A result line on stdout.
     pub fn out(&self, text: &str) {
         let mut o = std::io::stdout().lock();

@@ -48,7 +48,15 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         store.path_of(&old).display(),
         store.path_of(&new).display()
     );
-    print_plan(ui, &header, Some(&om), &nm, &read, &BTreeSet::new());
+    print_plan(
+        ui,
+        &header,
+        Some(&om),
+        &nm,
+        &read,
+        &BTreeSet::new(),
+        Detail::Full,
+    );
     let names = |m: &Manifest| {
         m.secrets
             .iter()
@@ -145,56 +153,105 @@ fn against_node(
     let node_args = &args.node;
     let hosts = project.select(&[host.to_string()])?;
     let d = deployments(ui, project, &hosts)?.pop().unwrap_or_default();
-    let node = node_for(host, &d, node_args)?;
+    let node = node_for(Some(project), host, &d, node_args)?;
     let analysis = analyse(ui, project, &hosts, Some(store))?;
     fail_on(analysis.errors())?;
     let Some(toplevel) = analysis.hosts.first().and_then(|o| o.toplevel.clone()) else {
         return Err(CliError::Problems(1));
     };
-    let t = timeouts(node_args);
-    let np = stoa_deploy::node_plan(store, &node, &toplevel, &t)
-        .map_err(|e| CliError::Report(format!("{host}: {e}")))?;
+    let compare = |new: &Manifest, on_node: &BTreeMap<String, String>| {
+        compare_secrets(ui, project, new, on_node, args.age_identity.as_deref())
+    };
+    show_node_plan(
+        ui,
+        store,
+        &node,
+        &toplevel,
+        &timeouts(node_args),
+        &compare,
+        Detail::Full,
+    )
+    .map(|_| ())
+    .map_err(|e| CliError::Report(format!("{host}: {e}")))
+}
+
+/// How much of each changed artifact a plan shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Unified diffs of every artifact (`stoa diff`).
+    Full,
+    /// Unified diffs of changed artifacts only; added and removed ones by
+    /// name (the confirmation of `stoa switch`).
+    Changes,
+}
+
+/// Compares a closure's secrets with the node's keyed digests: rows to
+/// show, and the names that changed.
+pub type CompareSecrets<'a> =
+    dyn Fn(&Manifest, &BTreeMap<String, String>) -> (Vec<(String, String)>, BTreeSet<String>) + 'a;
+
+/// Prints the plan of switching `node` to `toplevel`: artifacts added,
+/// removed or changed against its current generation, each with the apply
+/// actions it triggers. Returns whether anything would change.
+pub fn show_node_plan(
+    ui: &Ui,
+    store: &Store,
+    node: &stoa_deploy::Node,
+    toplevel: &StorePath,
+    t: &stoa_deploy::Timeouts,
+    compare: &CompareSecrets<'_>,
+    detail: Detail,
+) -> Result<bool, stoa_deploy::DeployError> {
+    let host = &node.host;
+    let np = stoa_deploy::node_plan(store, node, toplevel, t)?;
     let node_manifest = match &np.current {
         Some(c) => {
-            let bytes = stoa_deploy::node_file(&node, &format!("{}/manifest.json", c.closure), &t)
-                .map_err(|e| CliError::Report(format!("{host}: {e}")))?;
-            Some(
-                Manifest::parse(&bytes)
-                    .map_err(|e| CliError::Report(format!("{host}: the node's manifest: {e}")))?,
-            )
+            let bytes = stoa_deploy::node_file(node, &format!("{}/manifest.json", c.closure), t)?;
+            Some(Manifest::parse(&bytes).map_err(|e| {
+                stoa_deploy::DeployError::Request(format!("the node's manifest: {e}"))
+            })?)
         }
         None => None,
     };
-    let nm = manifest(store, &toplevel)?;
+    let nm =
+        manifest(store, toplevel).map_err(|e| stoa_deploy::DeployError::Request(e.to_string()))?;
     let read = |name: &str| {
         std::fs::read(store.store_dir().join(name))
             .ok()
-            .or_else(|| stoa_deploy::node_file(&node, name, &t).ok())
+            .or_else(|| stoa_deploy::node_file(node, name, t).ok())
     };
     let header = match &np.current {
         Some(c) => format!(
             "--- {host}: generation {} ({})\n+++ {}",
             c.generation,
             c.closure,
-            store.path_of(&toplevel).display()
+            store.path_of(toplevel).display()
         ),
         None => format!(
             "--- {host}: no generation yet\n+++ {}",
-            store.path_of(&toplevel).display()
+            store.path_of(toplevel).display()
         ),
     };
-    let (rows, changed) =
-        compare_secrets(ui, project, &nm, &np.secrets, args.age_identity.as_deref());
-    print_plan(ui, &header, node_manifest.as_ref(), &nm, &read, &changed);
+    let (rows, changed) = compare(&nm, &np.secrets);
+    let any = print_plan(
+        ui,
+        &header,
+        node_manifest.as_ref(),
+        &nm,
+        &read,
+        &changed,
+        detail,
+    );
     if !rows.is_empty() {
         ui.out("\nsecrets (values are never shown):");
         for (name, row) in rows {
             ui.out(&format!("  {name}: {row}"));
         }
     }
-    Ok(())
+    Ok(any || !changed.is_empty())
 }
 
+/// Prints the steps of a plan; returns whether there are any.
 fn print_plan(
     ui: &Ui,
     header: &str,
@@ -202,12 +259,13 @@ fn print_plan(
     new: &Manifest,
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
     changed_secrets: &BTreeSet<String>,
-) {
+    detail: Detail,
+) -> bool {
     let steps = plan_secrets(old, new, read, changed_secrets);
     ui.out(header);
     if steps.is_empty() {
         ui.out("no differences: a switch would change nothing");
-        return;
+        return false;
     }
     for s in &steps {
         let what = match s.change {
@@ -222,6 +280,9 @@ fn print_plan(
         }
         for a in &s.actions {
             ui.out(&format!("  apply: {a}"));
+        }
+        if detail == Detail::Changes && s.change != Change::Changed {
+            continue;
         }
         let text = |n: &Option<String>| {
             n.as_deref()
@@ -238,6 +299,7 @@ fn print_plan(
             .to_string();
         ui.out(unified.trim_end());
     }
+    true
 }
 
 /// A store path (full path or `<digest>-<name>`) or a host's last build.

@@ -48,8 +48,8 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
 }
 
 fn on_node(ui: &Ui, g: &Global, host: &str, args: &Args) -> Result<(), CliError> {
-    let (d, _) = host_deployment(ui, g, host, &args.node)?;
-    let node = node_for(host, &d, &args.node)?;
+    let (d, project) = host_deployment(ui, g, host, &args.node)?;
+    let node = node_for(project.as_ref(), host, &d, &args.node)?;
     let owner = format!("stoa gc --on {host}");
     let report = node_gc(&node, args.keep, &owner, timeouts(&args.node), &Silent)
         .map_err(|e| CliError::Report(format!("{host}: {e}")))?;

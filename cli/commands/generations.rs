@@ -18,8 +18,8 @@ pub struct Args {
 }
 
 pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
-    let (d, _) = host_deployment(ui, g, &args.host, &args.node)?;
-    let node = node_for(&args.host, &d, &args.node)?;
+    let (d, project) = host_deployment(ui, g, &args.host, &args.node)?;
+    let node = node_for(project.as_ref(), &args.host, &d, &args.node)?;
     let gens = match stoa_deploy::generations(&node, &timeouts(&args.node)) {
         Ok(g) => g,
         Err(e) if e.is_connection() => return Err(unreachable(&args.host, e.to_string())),

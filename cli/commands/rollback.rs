@@ -32,29 +32,30 @@ pub fn host_deployment(
     g: &Global,
     host: &str,
     node: &NodeArgs,
-) -> Result<(DeploymentOpts, bool), CliError> {
+) -> Result<(DeploymentOpts, Option<Project>), CliError> {
     let by_flags = node.target.is_some() || node.local;
     match Project::open(ui, g) {
         Ok(project) => {
             let hosts = project.select(&[host.to_owned()])?;
             let mut d = deployments(ui, &project, &hosts)?;
-            Ok((d.pop().unwrap_or_default(), true))
+            Ok((d.pop().unwrap_or_default(), Some(project)))
         }
         Err(_) if by_flags => Ok((
             DeploymentOpts {
                 active: true,
                 ..Default::default()
             },
-            false,
+            None,
         )),
         Err(e) => Err(e),
     }
 }
 
 pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
-    let (d, from_project) = host_deployment(ui, g, &args.host, &args.node)?;
+    let (d, project) = host_deployment(ui, g, &args.host, &args.node)?;
+    let from_project = project.is_some();
     let request = RollbackRequest {
-        node: node_for(&args.host, &d, &args.node)?,
+        node: node_for(project.as_ref(), &args.host, &d, &args.node)?,
         to: args.to,
         // From the project if there is one, else what the target generation recorded.
         safety: from_project.then(|| d.safety()),

@@ -4,7 +4,8 @@
 
 #![allow(clippy::print_stderr)]
 
-use std::io::{IsTerminal, Write};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +14,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use stoa_deploy::transport::{HostKeyPolicy, LocalConnector, SshAuth, SshConnector, SshTarget};
 use stoa_deploy::{
-    DeployError, Event, Failpoint, HealthCheck, Mode, Node, Outcome, Progress, Provenance, Safety,
-    SwitchRequest, Timeouts,
+    DeployError, Failpoint, HealthCheck, Mode, Node, Outcome, Provenance, Safety, SwitchRequest,
+    Timeouts,
 };
 use stoa_store::StorePath;
 
+use stoa_compiler::plan::Manifest;
+
 use crate::commands::build::select;
+use crate::commands::diff::{show_node_plan, Detail};
 use crate::commands::{analyse, fail_on};
 use crate::error::CliError;
 use crate::project::Project;
@@ -37,13 +41,15 @@ pub struct NodeArgs {
     /// Use this machine as the node (local transport), under `--node-root`.
     #[arg(long, requires = "node_root", conflicts_with = "target")]
     pub local: bool,
-    /// known_hosts file (default `~/.ssh/known_hosts`).
+    /// known_hosts file (default: `[deploy] known_hosts` in stoa.toml, else
+    /// `~/.ssh/known_hosts`).
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
     /// Trust and record a node's host key that known_hosts does not have yet.
     #[arg(long)]
     pub accept_new_host_key: bool,
-    /// Private key file to authenticate with (repeatable; the ssh-agent is tried after).
+    /// Private key file to authenticate with (repeatable; default: `[deploy]
+    /// identities` in stoa.toml; the ssh-agent is tried after).
     #[arg(long, value_name = "FILE")]
     pub identity: Vec<PathBuf>,
     /// Seconds to wait for another switch's node lock (default: fail at once).
@@ -134,7 +140,19 @@ fn parse_target(text: &str) -> Result<SshTarget, CliError> {
 }
 
 /// The node of `host`: local directory (`--node-root` without `--target`) or SSH.
-pub fn node_for(host: &str, d: &DeploymentOpts, args: &NodeArgs) -> Result<Node, CliError> {
+/// Flags win over `[deploy]` in stoa.toml, which wins over the defaults.
+pub fn node_for(
+    project: Option<&Project>,
+    host: &str,
+    d: &DeploymentOpts,
+    args: &NodeArgs,
+) -> Result<Node, CliError> {
+    let defaults = crate::project::DeploySettings::default();
+    let settings = project.map_or(&defaults, |p| &p.settings.deploy);
+    let path = |text: &str| match project {
+        Some(p) => p.settings_path(text),
+        None => crate::project::home_path(text),
+    };
     if args.local {
         let root = args.node_root.clone().unwrap_or_default();
         return Ok(Node {
@@ -151,12 +169,15 @@ pub fn node_for(host: &str, d: &DeploymentOpts, args: &NodeArgs) -> Result<Node,
             user: d.target_user.clone().unwrap_or_else(|| "root".to_owned()),
         },
     };
-    let known_hosts = match &args.known_hosts {
-        Some(f) => f.clone(),
-        None => std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(".ssh/known_hosts"),
+    let known_hosts = match (&args.known_hosts, &settings.known_hosts) {
+        (Some(f), _) => f.clone(),
+        (None, Some(f)) => path(f),
+        (None, None) => path("~/.ssh/known_hosts"),
+    };
+    let identities = if args.identity.is_empty() {
+        settings.identities.iter().map(|f| path(f)).collect()
+    } else {
+        args.identity.clone()
     };
     let connector = SshConnector {
         target,
@@ -166,10 +187,10 @@ pub fn node_for(host: &str, d: &DeploymentOpts, args: &NodeArgs) -> Result<Node,
             accept_new: args.accept_new_host_key,
         },
         auth: SshAuth {
-            identities: args.identity.clone(),
+            identities,
             agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
         },
-        connect_timeout: Duration::from_secs(15),
+        connect_timeout: Duration::from_secs(settings.connect_timeout_s.unwrap_or(15)),
     };
     Ok(Node {
         host: host.to_owned(),
@@ -216,39 +237,7 @@ pub fn failpoint() -> Result<Option<Failpoint>, CliError> {
     }
 }
 
-/// Renders progress events as plain lines on stderr (one line per event and host).
-pub struct Lines {
-    pub quiet: bool,
-}
-
-impl Progress for Lines {
-    fn event(&self, host: &str, event: Event) {
-        let text = match event {
-            Event::Step(s) => format!("{s}"),
-            Event::Busy(owner) => format!("node locked by {owner}"),
-            Event::Sent { paths, bytes } => {
-                format!("sent {} store path(s), {bytes} bytes", paths.len())
-            }
-            Event::SecretsSent(names) => format!(
-                "sending {} changed secret(s): {}",
-                names.len(),
-                names.join(", ")
-            ),
-            Event::Activation(line) => line,
-            Event::Check { name, ok } => {
-                format!("health check {name}: {}", if ok { "ok" } else { "FAILED" })
-            }
-            Event::Recovered(what) => format!("recovered an interrupted activation: {what}"),
-            Event::Failpoint(name) => format!("failpoint {name} reached"),
-        };
-        let failpoint = text.starts_with("failpoint ");
-        if !self.quiet || failpoint {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{host}: {text}");
-            let _ = err.flush();
-        }
-    }
-}
+pub use crate::progress::Lines;
 
 /// Provenance of a deployment made now by this user from `project`.
 pub fn provenance(project: Option<&Path>) -> Provenance {
@@ -323,9 +312,9 @@ pub struct Args {
     /// Do not ask for confirmation.
     #[arg(long)]
     yes: bool,
-    /// Hosts switched at once.
-    #[arg(long, default_value_t = 10)]
-    parallel: usize,
+    /// Hosts switched at once (default: `[deploy] parallel` in stoa.toml, else 10).
+    #[arg(long, value_name = "N")]
+    parallel: Option<usize>,
     /// Switch inactive hosts named explicitly; discard a node's failed revert.
     #[arg(long)]
     force: bool,
@@ -385,7 +374,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             )
         })?;
         requests.push(SwitchRequest {
-            node: node_for(host, &d, &args.node)?,
+            node: node_for(Some(&project), host, &d, &args.node)?,
             toplevel,
             mode: if args.dry_activate {
                 Mode::DryActivate
@@ -424,14 +413,90 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             r.secrets = s;
         }
     }
-    if !args.yes && !args.dry_activate && std::io::stdin().is_terminal() && !confirm(ui, &requests)?
-    {
-        return Err(usage("nothing switched", "answer y, or pass --yes"));
+    if !args.yes && !args.dry_activate && std::io::stdin().is_terminal() {
+        let changes = if args.json {
+            requests.len()
+        } else {
+            show_plans(ui, &store, &requests)?
+        };
+        if changes == 0 {
+            ui.status("nothing to change on any node");
+        } else if !confirm(requests.len(), changes)? {
+            return Err(usage("nothing switched", "answer y, or pass --yes"));
+        }
     }
-    let progress = Lines { quiet: args.json };
-    let results = stoa_deploy::switch_many(&store, &requests, args.parallel, &progress);
+    let hosts: Vec<String> = requests.iter().map(|r| r.node.host.clone()).collect();
+    let renderer = crate::progress::Renderer::for_hosts(&hosts, args.json || ui.is_quiet());
+    let parallel = args
+        .parallel
+        .or(project.settings.deploy.parallel)
+        .unwrap_or(10)
+        .max(1);
+    let results = stoa_deploy::switch_many(&store, &requests, parallel, renderer.progress());
+    renderer.end();
     record_generations(ui, &store, &requests, &results);
     report(ui, &requests, &results, args.json)
+}
+
+/// Prints the plan of every request against its node (what `stoa diff
+/// <host>` shows, with unified diffs of changed artifacts only) and returns
+/// how many hosts would change. Every node must answer: those that do not
+/// are all reported, and nothing is switched.
+fn show_plans(
+    ui: &Ui,
+    store: &stoa_store::Store,
+    requests: &[SwitchRequest],
+) -> Result<usize, CliError> {
+    let mut changes = 0;
+    let mut failed = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        if i > 0 {
+            ui.out("");
+        }
+        let compare = |nm: &Manifest, on_node: &BTreeMap<String, String>| {
+            let changed: BTreeSet<String> = r.secrets.changed(on_node).into_iter().collect();
+            let rows = nm
+                .secrets
+                .iter()
+                .map(|s| {
+                    let row = match (changed.contains(&s.name), on_node.contains_key(&s.name)) {
+                        (false, _) => "unchanged",
+                        (true, true) => "CHANGED",
+                        (true, false) => "new on the node",
+                    };
+                    (s.name.clone(), row.to_owned())
+                })
+                .collect();
+            (rows, changed)
+        };
+        match show_node_plan(
+            ui,
+            store,
+            &r.node,
+            &r.toplevel,
+            &r.timeouts,
+            &compare,
+            Detail::Changes,
+        ) {
+            Ok(true) => changes += 1,
+            Ok(false) => {}
+            Err(e) => {
+                ui.status(&format!("{}: {e}", r.node.host));
+                failed.push(r.node.host.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(changes)
+    } else {
+        Err(unreachable(
+            &failed.join(", "),
+            format!(
+                "{} node(s) did not answer; nothing was switched",
+                failed.len()
+            ),
+        ))
+    }
 }
 
 /// Roots every generation now on a node in the local store
@@ -468,16 +533,8 @@ fn record_generations(
     }
 }
 
-fn confirm(ui: &Ui, requests: &[SwitchRequest]) -> Result<bool, CliError> {
-    for r in requests {
-        ui.status(&format!(
-            "{}: switch to {} via {}",
-            r.node.host,
-            r.toplevel,
-            r.node.connector.describe()
-        ));
-    }
-    eprint!("Switch {} host(s)? [y/N] ", requests.len());
+fn confirm(hosts: usize, changes: usize) -> Result<bool, CliError> {
+    eprint!("\nSwitch {hosts} host(s), {changes} with changes? [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)

@@ -127,6 +127,13 @@ pub enum Event {
     Recovered(String),
     /// A failpoint was reached; the deployer now hangs (test harness: kill it now).
     Failpoint(String),
+    /// The host is done: the last event of each host of [`crate::switch_many`].
+    Done {
+        /// Whether it succeeded.
+        ok: bool,
+        /// One line: what happened ([`crate::Outcome::summary`]), or the error.
+        summary: String,
+    },
 }
 
 /// Receives the events of every host; called from several threads at once.

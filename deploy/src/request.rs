@@ -174,3 +174,24 @@ pub struct Outcome {
     /// Output of `activate` (and of `activate dry`).
     pub log: Vec<String>,
 }
+
+impl Outcome {
+    /// One line for people: `switched to generation 3 (was 2)`, `no change (generation 2)`.
+    pub fn summary(&self) -> String {
+        let gen = |g: Option<u64>| g.map_or_else(|| "none".to_owned(), |g| g.to_string());
+        match self.action {
+            Action::NoOp => format!("no change (generation {})", gen(self.generation)),
+            Action::Switched => format!(
+                "switched to generation {} (was {})",
+                gen(self.generation),
+                gen(self.previous)
+            ),
+            Action::DryRun => format!("dry run against generation {}", gen(self.generation)),
+            Action::RolledBack => format!(
+                "rolled back to generation {} (was {})",
+                gen(self.generation),
+                gen(self.previous)
+            ),
+        }
+    }
+}

@@ -244,14 +244,19 @@ pub fn switch_many(
             "not started: {} unreachable or locked",
             unreachable.join(", ")
         );
-        return opened
-            .into_iter()
-            .map(|o| match o {
-                Err(e) => Err(e),
-                Ok((_, session)) => {
-                    let _ = session.close();
-                    Err(DeployError::NotStarted(message.clone()))
-                }
+        return requests
+            .iter()
+            .zip(opened)
+            .map(|(r, o)| {
+                let res = match o {
+                    Err(e) => Err(e),
+                    Ok((_, session)) => {
+                        let _ = session.close();
+                        Err(DeployError::NotStarted(message.clone()))
+                    }
+                };
+                done(progress, r, &res);
+                res
             })
             .collect();
     }
@@ -262,11 +267,22 @@ pub fn switch_many(
         .collect();
     bounded(&work, parallel, |(i, slot)| {
         let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match taken {
+        let res = match taken {
             Some((closure, session)) => finish(store, &requests[*i], closure, session),
             None => Err(DeployError::NotStarted("session lost".into())),
-        }
+        };
+        done(progress, &requests[*i], &res);
+        res
     })
+}
+
+/// Emits [`Event::Done`] for the host of `request`.
+fn done(progress: &dyn Progress, request: &SwitchRequest, res: &Result<Outcome, DeployError>) {
+    let (ok, summary) = match res {
+        Ok(o) => (true, o.summary()),
+        Err(e) => (false, format!("FAILED: {e}")),
+    };
+    progress.event(&request.node.host, Event::Done { ok, summary });
 }
 
 /// Reads the `stoa: …` words of `lines` whose first word is `key`.
