@@ -27,6 +27,12 @@ pub struct Args {
 pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let project = Project::open(ui, g)?;
     let hosts = project.hosts()?;
+    if hosts.is_empty() {
+        return Err(CliError::usage(
+            format!("no hosts in `{}/`", project.settings.project.hosts),
+            Some("options are read from the modules hosts import: add a host file first"),
+        ));
+    }
     let ev = project.evaluator();
     let files: Vec<String> = hosts.iter().map(|h| project.host_file(h)).collect();
     let mut all: BTreeMap<String, Arc<OptionDecl>> = BTreeMap::new();
@@ -36,14 +42,23 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         }
     }
     let prefix = args.prefix.unwrap_or_default();
+    let all_paths: Vec<String> = all.keys().cloned().collect();
     let selected: Vec<(String, Arc<OptionDecl>)> = all
         .into_iter()
         .filter(|(p, _)| p.starts_with(&prefix))
         .collect();
     if selected.is_empty() {
+        if prefix.is_empty() {
+            return Err(CliError::usage(
+                "no host evaluated, so no option is known",
+                Some("`stoa check` shows why"),
+            ));
+        }
+        let hint = stoa_lang::did_you_mean(&prefix, all_paths.iter().map(String::as_str))
+            .map(|p| format!("did you mean `{p}`?"));
         return Err(CliError::usage(
             format!("no option starts with `{prefix}`"),
-            None,
+            hint.as_deref(),
         ));
     }
     if args.json {
