@@ -108,6 +108,24 @@ fn interactive_switch_shows_the_plan_asks_and_draws_bars() {
     assert_eq!(node_file(&node, MOTD).as_deref(), Some("one\n"));
     assert!(node.calls().is_empty(), "{:?}", node.calls());
 
+    // A dry activation asks nothing and shows what it would do, line by line.
+    let (out, screen) = at_terminal(
+        &p,
+        &args(&["switch", "alpha", "--dry-activate"], &flags),
+        "",
+    );
+    assert!(out.status.success(), "{screen}");
+    assert!(!screen.contains("[y/N]"), "{screen}");
+    assert!(
+        screen.contains("alpha: stoa: would install /etc/motd"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("alpha: stoa: would run ifreload -a"),
+        "{screen}"
+    );
+    assert_eq!(node_file(&node, MOTD).as_deref(), Some("one\n"));
+
     // Nothing to change: no question at all.
     p.host(&host("one\n", "cores: 1\n"));
     let (out, screen) = at_terminal(&p, &args(&["switch", "alpha"], &flags), "");

@@ -426,7 +426,14 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         }
     }
     let hosts: Vec<String> = requests.iter().map(|r| r.node.host.clone()).collect();
-    let renderer = crate::progress::Renderer::for_hosts(&hosts, args.json || ui.is_quiet());
+    // A dry activation is read line by line: no bars for it.
+    let renderer = if args.dry_activate {
+        crate::progress::Renderer::Lines(Lines {
+            quiet: args.json || ui.is_quiet(),
+        })
+    } else {
+        crate::progress::Renderer::for_hosts(&hosts, args.json || ui.is_quiet())
+    };
     let parallel = args
         .parallel
         .or(project.settings.deploy.parallel)
