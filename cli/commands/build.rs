@@ -59,15 +59,15 @@ pub fn select(
     let tag = tag.trim_start_matches('@');
     let all = project.hosts()?;
     let analysis = analyse(ui, project, &[], None)?;
+    // Every configuration is read (one at a time per thread) for its tags.
     let tagged: std::collections::BTreeSet<String> = analysis
-        .configs(project.jobs())?
-        .into_iter()
-        .filter(|(_, c)| {
+        .map_configs(&analysis.configured(), project.jobs(), |_, c| {
             c.pointer("/deployment/tags")
                 .and_then(|t| t.as_array())
                 .is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
-        })
-        .map(|(h, _)| h)
+        })?
+        .into_iter()
+        .filter_map(|(h, tagged)| tagged.then_some(h))
         .collect();
     let picked: Vec<String> = all.into_iter().filter(|h| tagged.contains(h)).collect();
     if picked.is_empty() {

@@ -152,21 +152,28 @@ impl Analysis {
     /// Every configuration, hosts in order (see [`Analysis::config`]),
     /// read on up to `jobs` threads.
     pub fn configs(&self, jobs: usize) -> Result<Vec<(String, Value)>, ConfigError> {
-        let hosts = self.configured();
-        self.read(&hosts, jobs)
+        self.map_configs(&self.configured(), jobs, |_, c| c)
     }
 
     /// The configurations of `hosts` that have one (see [`Analysis::config`]).
     pub fn configs_of(&self, hosts: &[String]) -> Result<BTreeMap<String, Value>, ConfigError> {
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        Ok(self.read(&hosts, 2)?.into_iter().collect())
+        Ok(self.map_configs(&hosts, 2, |_, c| c)?.into_iter().collect())
     }
 
-    fn read(&self, hosts: &[&str], jobs: usize) -> Result<Vec<(String, Value)>, ConfigError> {
-        par_map(hosts, jobs, |h| self.config(h))
+    /// `f(host, its configuration)` for each of `hosts` that has one, on up
+    /// to `jobs` threads, in the order of `hosts`; each configuration is
+    /// dropped when `f` returns, so only what `f` keeps adds up.
+    pub fn map_configs<T: Send>(
+        &self,
+        hosts: &[&str],
+        jobs: usize,
+        f: impl Fn(&str, Value) -> T + Sync,
+    ) -> Result<Vec<(String, T)>, ConfigError> {
+        par_map(hosts, jobs, |h| Ok(self.config(h)?.map(|c| f(h, c))))
             .into_iter()
             .zip(hosts)
-            .filter_map(|(r, h)| r.map(|c| c.map(|c| (h.to_string(), c))).transpose())
+            .filter_map(|(r, h)| r.map(|t| t.map(|t| (h.to_string(), t))).transpose())
             .collect()
     }
 }

@@ -176,6 +176,16 @@ fn configurations_are_what_evaluation_gives_with_and_without_the_cache() {
             .map(|h| (h.to_string(), f.evaluated(h).unwrap()))
             .collect();
         assert_eq!(listed, expected, "{what}");
+        let hostnames = a
+            .map_configs(&["gamma", "delta", "alpha"], 2, |h, c| {
+                (h.to_string(), c.pointer("/networking/hostname").cloned())
+            })
+            .unwrap();
+        let want: Vec<(String, (String, Option<Value>))> = ["gamma", "alpha"]
+            .iter()
+            .map(|h| (h.to_string(), (h.to_string(), Some(Value::from(*h)))))
+            .collect();
+        assert_eq!(hostnames, want, "{what}");
         let failed: Vec<bool> = a.hosts.iter().map(|o| o.failed).collect();
         assert_eq!(failed, [false, false, true, true], "{what}");
     }
