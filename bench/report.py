@@ -125,7 +125,7 @@ p("")
 p("### Evaluation: `stoa check` vs `nix-instantiate --eval --strict`\n")
 p("Generated inventories (bench/gen_inventory.py): each host has 20 containers and goes through 10 "
   "modules; the Nix expression (bench/gen_nix.py, bench/nix/) declares the same options and merges the "
-  "same modules. stoa runs without its eval cache (`.stoa/` removed before each run).\n")
+  "same modules. stoa runs without its eval cache (`.stoa/` moved aside before each run).\n")
 p("| hosts | stoa check | nix-instantiate --eval --strict | stoa per host | Nix per host | stoa / Nix | CPU (user+sys) stoa / Nix |")
 p("|---|---|---|---|---|---|---|")
 per = {}

@@ -36,6 +36,12 @@ pub enum CliError {
     Report(String),
 }
 
+impl From<stoa_compiler::build::ConfigError> for CliError {
+    fn from(e: stoa_compiler::build::ConfigError) -> Self {
+        CliError::Report(e.to_string())
+    }
+}
+
 impl CliError {
     pub fn usage(message: impl Into<String>, help: Option<&str>) -> Self {
         CliError::Usage {

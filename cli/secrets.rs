@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use stoa_compiler::build::HostOutcome;
 use stoa_compiler::plan::Manifest;
 use stoa_compiler::problem::BuildProblem;
 use stoa_store::{Store, StorePath};
@@ -134,28 +135,18 @@ pub fn relative(project: &Project, path: &Path) -> String {
         .to_string()
 }
 
-/// The names `config` references that have no file in the vault.
-pub fn missing_in(vault: &Vault, config: &Value) -> Vec<String> {
-    references(config)
-        .into_keys()
-        .filter(|n| SecretName::new(n).map_or(true, |n| !vault.contains(&n)))
-        .collect()
-}
-
 /// After a check or build: one line about referenced secrets that are not
 /// defined yet (a switch would refuse them; `stoa secrets list` shows where
 /// they are referenced). Builds never need them: they hold references only.
-pub fn note_undefined(
-    ui: &Ui,
-    project: &Project,
-    configs: &BTreeMap<String, Value>,
-    hosts: &[String],
-) {
+/// The names come with each host's outcome (from the evaluation cache), so
+/// no configuration is read.
+pub fn note_undefined(ui: &Ui, project: &Project, hosts: &[HostOutcome]) {
     let vault = project.vault();
     let mut missing: Vec<String> = hosts
         .iter()
-        .filter_map(|h| configs.get(h))
-        .flat_map(|c| missing_in(&vault, c))
+        .flat_map(|o| &o.secrets)
+        .filter(|n| SecretName::new(n).map_or(true, |n| !vault.contains(&n)))
+        .cloned()
         .collect();
     missing.sort();
     missing.dedup();

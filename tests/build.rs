@@ -452,3 +452,150 @@ fn hostile_scripts_end_in_a_diagnostic_and_exit_1() {
         );
     }
 }
+
+/// Replaces `from` with `to` in the file `rel` of the project (once).
+fn edit(root: &Path, rel: &str, from: &str, to: &str) {
+    let path = root.join(rel);
+    let src = std::fs::read_to_string(&path).unwrap();
+    let changed = src.replacen(from, to, 1);
+    assert_ne!(src, changed, "{rel} does not contain {from:?}");
+    std::fs::write(&path, changed).unwrap();
+}
+
+const UNDEFINED: &str = "referenced but not defined";
+
+#[test]
+fn undefined_secrets_are_noted_after_no_op_builds_too() {
+    let p = project();
+    let root = p.path();
+    let clean = stoa(root, &["build", "--all"]);
+    assert!(clean.status.success(), "{}", text(&clean));
+    assert!(!String::from_utf8_lossy(&clean.stderr).contains(UNDEFINED));
+
+    edit(
+        root,
+        "hosts/alpha.rhai",
+        r#"restart: "unless-stopped" }"#,
+        r#"restart: "unless-stopped", environment: #{ TOKEN: secret("site/token") } }"#,
+    );
+    for (round, how) in [(1, "alpha: evaluated"), (2, "alpha: cached, Rhai not run")] {
+        let o = stoa(root, &["-v", "build", "--all"]);
+        assert!(o.status.success(), "round {round}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(how), "round {round}: {}", text(&o));
+        assert!(
+            err.contains(&format!("1 secret(s) {UNDEFINED}")) && err.contains("site/token"),
+            "round {round}: {}",
+            text(&o)
+        );
+    }
+
+    // The reference moves to another name: the note follows it, whether
+    // Rhai ran or not.
+    edit(root, "hosts/alpha.rhai", "site/token", "site/key");
+    for (round, how) in [(3, "alpha: evaluated"), (4, "alpha: cached, Rhai not run")] {
+        let o = stoa(root, &["-v", "build", "--all"]);
+        assert!(o.status.success(), "round {round}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(how), "round {round}: {}", text(&o));
+        assert!(
+            err.contains("site/key") && !err.contains("site/token"),
+            "round {round}: {}",
+            text(&o)
+        );
+    }
+    // `check` reads the same names; defined, the secret is no longer noted.
+    let check = stoa(root, &["check"]);
+    assert!(String::from_utf8_lossy(&check.stderr).contains("site/key"));
+    write(root, &[("secrets/site/key.age", "not really age")]);
+    for args in [&["check"][..], &["build", "--all"]] {
+        let o = stoa(root, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains(UNDEFINED),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn tag_selection_reads_the_cached_configurations() {
+    let p = project();
+    let root = p.path();
+    edit(
+        root,
+        "hosts/alpha.rhai",
+        r#"networking: #{ hostname: "alpha" },"#,
+        r#"networking: #{ hostname: "alpha" }, deployment: #{ tags: ["web"] },"#,
+    );
+    let all = stoa(root, &["build", "--all"]);
+    assert!(all.status.success(), "{}", text(&all));
+    let tops = toplevels(&all);
+    for _ in 0..2 {
+        let o = stoa(root, &["-v", "build", "--on", "@web"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(toplevels(&o), tops[..1], "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("alpha: cached, Rhai not run"),
+            "{}",
+            text(&o)
+        );
+    }
+
+    edit(
+        root,
+        "hosts/beta.rhai",
+        r#"networking: #{ hostname: "beta" },"#,
+        r#"networking: #{ hostname: "beta" }, deployment: #{ tags: ["db", "web"] },"#,
+    );
+    for _ in 0..2 {
+        let o = stoa(root, &["build", "--on", "web"]);
+        assert!(o.status.success(), "{}", text(&o));
+        // Tags select; they are not part of the closures.
+        assert_eq!(toplevels(&o), tops, "{}", text(&o));
+        let db = stoa(root, &["build", "--on", "@db"]);
+        assert_eq!(toplevels(&db), tops[1..], "{}", text(&db));
+    }
+    let none = stoa(root, &["build", "--on", "@gpu"]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no host is tagged `gpu`"));
+}
+
+#[test]
+fn a_cached_configuration_that_changed_is_refused_once_then_evaluated_again() {
+    let p = project();
+    let root = p.path();
+    edit(
+        root,
+        "hosts/alpha.rhai",
+        r#"networking: #{ hostname: "alpha" },"#,
+        r#"networking: #{ hostname: "alpha" }, deployment: #{ tags: ["web"] },"#,
+    );
+    let all = stoa(root, &["build", "--all"]);
+    assert!(all.status.success(), "{}", text(&all));
+    // Another run (or a crash) left a configuration that is not the one
+    // its entry describes.
+    let cached = root.join(".stoa/cache/eval/alpha.config.json");
+    let original = std::fs::read_to_string(&cached).unwrap();
+    let tampered = original.replace("\"web\"", "\"gpu\"");
+    assert_ne!(original, tampered);
+    std::fs::write(&cached, &tampered).unwrap();
+
+    let o = stoa(root, &["build", "--on", "@web"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("alpha: its configuration in the evaluation cache")
+            && err.contains("run the command again"),
+        "{}",
+        text(&o)
+    );
+    // Never the tampered tags: not selected by them, and healed next time.
+    let gpu = stoa(root, &["build", "--on", "@gpu"]);
+    assert_eq!(gpu.status.code(), Some(2), "{}", text(&gpu));
+    let again = stoa(root, &["build", "--on", "@web"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(toplevels(&again), toplevels(&all)[..1]);
+    assert_eq!(std::fs::read_to_string(&cached).unwrap(), original);
+}

@@ -26,7 +26,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
     let store = project.store()?;
     let analysis = analyse(ui, &project, &hosts, Some(&store))?;
-    crate::secrets::note_undefined(ui, &project, &analysis.configs, &hosts);
+    crate::secrets::note_undefined(ui, &project, &analysis.hosts);
     for o in &analysis.hosts {
         if let Some(t) = &o.toplevel {
             ui.out(&store.path_of(t).display().to_string());
@@ -59,16 +59,17 @@ pub fn select(
     let tag = tag.trim_start_matches('@');
     let all = project.hosts()?;
     let analysis = analyse(ui, project, &[], None)?;
-    let picked: Vec<String> = all
+    // Every configuration is read (one at a time per thread) for its tags.
+    let tagged: std::collections::BTreeSet<String> = analysis
+        .map_configs(&analysis.configured(), project.jobs(), |_, c| {
+            c.pointer("/deployment/tags")
+                .and_then(|t| t.as_array())
+                .is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
+        })?
         .into_iter()
-        .filter(|h| {
-            analysis.configs.get(h).is_some_and(|c| {
-                c.pointer("/deployment/tags")
-                    .and_then(|t| t.as_array())
-                    .is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
-            })
-        })
+        .filter_map(|(h, tagged)| tagged.then_some(h))
         .collect();
+    let picked: Vec<String> = all.into_iter().filter(|h| tagged.contains(h)).collect();
     if picked.is_empty() {
         return Err(CliError::usage(
             format!("no host is tagged `{tag}`"),

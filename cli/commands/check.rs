@@ -18,7 +18,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let project = Project::open(ui, g)?;
     let hosts = project.select(&args.hosts)?;
     let analysis = analyse(ui, &project, &hosts, None)?;
-    crate::secrets::note_undefined(ui, &project, &analysis.configs, &hosts);
+    crate::secrets::note_undefined(ui, &project, &analysis.hosts);
     let errors = analysis.errors();
     // The process ends next: freeing every configuration would only cost time.
     std::mem::forget(analysis);

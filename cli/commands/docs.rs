@@ -29,7 +29,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     // from a configuration that would build.
     let analysis = analyse(ui, &project, &hosts, None)?;
     fail_on(analysis.errors())?;
-    let configs: Vec<(String, Value)> = analysis.configs.into_iter().collect();
+    let configs: Vec<(String, Value)> = analysis.configs(project.jobs())?;
     let generated = docs::render(&configs);
     let files = files(&generated);
     if args.check {

@@ -279,7 +279,7 @@ fn list(ui: &Ui, project: &Project, vault: &Vault, json: bool) -> Result<(), Cli
         String,
         std::collections::BTreeMap<String, Vec<String>>,
     > = Default::default();
-    for (host, config) in &analysis.configs {
+    for (host, config) in &analysis.configs(project.jobs())? {
         for (name, paths) in references(config) {
             used.entry(name).or_default().insert(host.clone(), paths);
         }

@@ -214,11 +214,11 @@ pub fn deployments(
 ) -> Result<Vec<DeploymentOpts>, CliError> {
     let analysis = analyse(ui, project, hosts, None)?;
     fail_on(analysis.errors())?;
+    let configs = analysis.configs_of(hosts)?;
     Ok(hosts
         .iter()
         .map(|h| {
-            analysis
-                .configs
+            configs
                 .get(h)
                 .map(DeploymentOpts::from_config)
                 .unwrap_or_default()
@@ -345,13 +345,13 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let store = project.store()?;
     let analysis = analyse(ui, &project, &hosts, Some(&store))?;
     fail_on(analysis.errors())?;
+    let configs = analysis.configs_of(&hosts)?;
     let failpoint = failpoint()?;
     let provenance = provenance(Some(&project.root));
     let mut requests = Vec::new();
     for o in &analysis.hosts {
         let host = &o.host;
-        let d = analysis
-            .configs
+        let d = configs
             .get(host)
             .map(DeploymentOpts::from_config)
             .unwrap_or_default();

@@ -2,9 +2,16 @@
 //! the inputs are unchanged), type and validate each configuration, run the
 //! cross-host checks, render the selected hosts, and — for a build — put
 //! their artifacts and closures into the store under one lock.
+//!
+//! Memory: a host's merged configuration (`serde_json::Value`) lives only
+//! while it is typed and cached, on the thread that evaluated or read it;
+//! the analysis keeps where each one is ([`Analysis::config`] reads it
+//! again when asked). A [`HostEval`] is kept only for hosts whose problems
+//! need source sites; rendered artifacts are dropped once they are in the
+//! store.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use stoa_lang::{Evaluator, HostEval, Label};
@@ -14,7 +21,7 @@ use stoa_store::{
 
 use crate::cache::{self, EvalCache};
 use crate::closure;
-use crate::config::HostConfig;
+use crate::config::{Deployment, HostConfig};
 use crate::names::HostName;
 use crate::problem::BuildProblem;
 use crate::render::{render_host, Rendered};
@@ -45,9 +52,11 @@ pub struct Request<'a> {
 pub struct HostOutcome {
     /// The host.
     pub host: String,
-    /// Its configuration, when it evaluated cleanly.
-    pub config: Option<Value>,
-    /// The rendered artifacts (None when cached or failed).
+    /// The secrets its configuration references, sorted (none when it did
+    /// not evaluate).
+    pub secrets: Vec<String>,
+    /// The rendered artifacts of a host that was rendered; [`build`] moves
+    /// them into the store and drops them (None when cached or failed).
     pub rendered: Option<Rendered>,
     /// The toplevel store path: from the cache, or after a build.
     pub toplevel: Option<StorePath>,
@@ -55,6 +64,10 @@ pub struct HostOutcome {
     pub failed: bool,
     /// Whether Rhai was skipped thanks to the cache.
     pub cached: bool,
+    /// `deployment.*`, for the closure of a rendered host.
+    deployment: Option<Deployment>,
+    /// Its cache entry, to record the toplevel in once built.
+    entry: Option<cache::Entry>,
 }
 
 /// The result of a check or build.
@@ -64,8 +77,30 @@ pub struct Analysis {
     pub hosts: Vec<HostOutcome>,
     /// Every problem and warning, hosts in inventory order.
     pub problems: Vec<BuildProblem>,
-    /// The configuration of every host of the inventory that evaluated.
-    pub configs: BTreeMap<String, Value>,
+    /// Where the configuration of every host that evaluated is.
+    configs: Configs,
+}
+
+/// Where the configurations of an analysis are: in the evaluation cache,
+/// read when asked for, or held in memory when they could not be cached.
+#[derive(Debug, Default)]
+struct Configs {
+    cache: Option<EvalCache>,
+    /// Host -> the blake3 of its cached configuration file.
+    cached: BTreeMap<String, String>,
+    /// Configurations that are not in the cache.
+    held: BTreeMap<String, Value>,
+}
+
+/// A configuration the analysis used that can no longer be read as it was:
+/// its cache file changed (another run) or vanished since.
+#[derive(Debug, thiserror::Error)]
+#[error("{host}: its configuration in the evaluation cache ({}) changed or cannot be read since it was checked; run the command again", path.display())]
+pub struct ConfigError {
+    /// The host.
+    pub host: String,
+    /// The cache file.
+    pub path: PathBuf,
 }
 
 impl Analysis {
@@ -73,15 +108,102 @@ impl Analysis {
     pub fn errors(&self) -> usize {
         self.problems.iter().filter(|p| !p.warning).count()
     }
+
+    /// Every host of the inventory that has a configuration (it evaluated,
+    /// now or in a cached run), in order.
+    pub fn configured(&self) -> Vec<&str> {
+        let mut hosts: Vec<&str> = self
+            .configs
+            .cached
+            .keys()
+            .chain(self.configs.held.keys())
+            .map(String::as_str)
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts
+    }
+
+    /// The configuration of `host`, exactly as analysed: `Ok(None)` when it
+    /// has none (it did not evaluate, or is not in the inventory). Cached
+    /// configurations are read from the cache on each call.
+    pub fn config(&self, host: &str) -> Result<Option<Value>, ConfigError> {
+        if let Some(v) = self.configs.held.get(host) {
+            return Ok(Some(v.clone()));
+        }
+        let (Some(digest), Some(cache)) = (self.configs.cached.get(host), &self.configs.cache)
+        else {
+            return Ok(None);
+        };
+        match cache.config(host, digest) {
+            Some(v) => Ok(Some(v)),
+            None => {
+                // The cache disagrees with the entries the analysis trusted:
+                // the next analysis must check everything again.
+                let _ = cache.clear_stamp();
+                Err(ConfigError {
+                    host: host.to_string(),
+                    path: cache.config_path(host),
+                })
+            }
+        }
+    }
+
+    /// Every configuration, hosts in order (see [`Analysis::config`]),
+    /// read on up to `jobs` threads.
+    pub fn configs(&self, jobs: usize) -> Result<Vec<(String, Value)>, ConfigError> {
+        self.map_configs(&self.configured(), jobs, |_, c| c)
+    }
+
+    /// The configurations of `hosts` that have one (see [`Analysis::config`]).
+    pub fn configs_of(&self, hosts: &[String]) -> Result<BTreeMap<String, Value>, ConfigError> {
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        Ok(self.map_configs(&hosts, 2, |_, c| c)?.into_iter().collect())
+    }
+
+    /// `f(host, its configuration)` for each of `hosts` that has one, on up
+    /// to `jobs` threads, in the order of `hosts`; each configuration is
+    /// dropped when `f` returns, so only what `f` keeps adds up.
+    pub fn map_configs<T: Send>(
+        &self,
+        hosts: &[&str],
+        jobs: usize,
+        f: impl Fn(&str, Value) -> T + Sync,
+    ) -> Result<Vec<(String, T)>, ConfigError> {
+        par_map(hosts, jobs, |h| Ok(self.config(h)?.map(|c| f(h, c))))
+            .into_iter()
+            .zip(hosts)
+            .filter_map(|(r, h)| r.map(|t| t.map(|t| (h.to_string(), t))).transpose())
+            .collect()
+    }
 }
 
+#[derive(Default)]
 struct HostState {
-    config: Option<Value>,
-    eval: Option<HostEval>,
+    /// The cache entry: looked up, or written after evaluating.
     entry: Option<cache::Entry>,
+    /// The configuration when it is not in the cache.
+    held: Option<Value>,
+    /// The names of the secrets the configuration references.
+    secrets: Vec<String>,
+    /// Kept only to locate problems in the sources.
+    eval: Option<HostEval>,
+    /// Whether Rhai ran for it in this analysis.
+    evaluated: bool,
     typed: Option<HostConfig>,
+    /// Why it could not be typed.
+    type_errors: Vec<RenderError>,
     failed: bool,
 }
+
+impl HostState {
+    fn has_config(&self) -> bool {
+        self.held.is_some() || self.entry.is_some()
+    }
+}
+
+/// What typing one configuration found.
+type Typed = Result<HostConfig, Vec<RenderError>>;
 
 /// Evaluates, checks and renders; writes nothing but cache entries. With
 /// `store`, hosts whose cached toplevel is still in the store are not
@@ -108,65 +230,81 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         d
     };
     let mut states: BTreeMap<String, HostState> = BTreeMap::new();
-    let mut misses = Vec::new();
-    for (host, file) in req.inventory {
+    for (host, _) in req.inventory {
         let entry = req
             .cache
             .and_then(|c| c.lookup(req.version, host, &digest_of));
-        if entry.is_none() {
-            misses.push((host.clone(), file.clone()));
-        }
         states.insert(
             host.clone(),
             HostState {
-                config: None,
-                eval: None,
                 entry,
-                typed: None,
-                failed: false,
+                ..HostState::default()
             },
         );
     }
     if let Some(fast) = unchanged(req, store, &states) {
         return fast;
     }
-    for (host, st) in states.iter_mut() {
-        if st.entry.is_some() {
-            st.config = req.cache.and_then(|c| c.config(host));
-            if st.config.is_none() {
-                misses.push((host.clone(), String::new()));
-            }
-        }
-    }
-    misses.retain(|(h, f)| !f.is_empty() || states.get(h).is_some_and(|s| s.config.is_none()));
-    for (h, f) in misses.iter_mut() {
-        if f.is_empty() {
-            if let Some((_, file)) = req.inventory.iter().find(|(n, _)| n == h) {
-                f.clone_from(file);
-            }
-        }
-    }
-    let mut problems = Vec::new();
-    evaluate(req, &misses, &mut states, &mut problems, true);
 
     // Type every configuration; the cross-host checks need all of them.
-    let mut errors: Vec<(String, RenderError)> = Vec::new();
-    for (host, st) in states.iter_mut() {
-        if let Some(cfg) = &st.config {
-            match HostConfig::from_json(cfg) {
-                Ok(t) => st.typed = Some(t),
-                Err(es) => {
-                    st.failed = true;
-                    errors.extend(es.into_iter().map(|e| (host.clone(), e)));
-                }
-            }
+    // Cached ones are read from the cache (a file that does not match its
+    // entry is a miss), the others evaluated; both in parallel.
+    let mut problems = Vec::new();
+    let hits: Vec<(&String, &cache::Entry)> = states
+        .iter()
+        .filter_map(|(h, s)| s.entry.as_ref().map(|e| (h, e)))
+        .collect();
+    let read = par_map(&hits, req.jobs, |(host, entry)| {
+        let config = req.cache?.config(host, &entry.config)?;
+        Some(HostConfig::from_json(&config))
+    });
+    let read: Vec<(String, Option<Typed>)> =
+        hits.iter().map(|(h, _)| (*h).clone()).zip(read).collect();
+    for (host, typed) in read {
+        let Some(st) = states.get_mut(&host) else {
+            continue;
+        };
+        match typed {
+            Some(t) => set_typed(st, t),
+            None => st.entry = None,
         }
     }
-    let typed: Vec<(String, &HostConfig)> = states
+    let misses: Vec<(String, String)> = req
+        .inventory
         .iter()
-        .filter_map(|(h, s)| s.typed.as_ref().map(|t| (h.clone(), t)))
+        .filter(|(h, _)| states.get(h).is_some_and(|s| s.entry.is_none()))
+        .cloned()
         .collect();
-    let clashes = inventory::check(&typed);
+    for (host, ev) in misses.iter().map(|(h, _)| h).zip(evaluate(req, &misses)) {
+        let Some(st) = states.get_mut(host) else {
+            continue;
+        };
+        problems.extend(ev.problems);
+        st.evaluated = true;
+        st.entry = ev.entry;
+        st.held = ev.held;
+        st.secrets = ev.secrets;
+        st.eval = ev.eval;
+        if let Some(t) = ev.typed {
+            set_typed(st, t);
+        }
+    }
+    let mut errors: Vec<(String, RenderError)> = Vec::new();
+    for (host, st) in states.iter_mut() {
+        errors.extend(
+            std::mem::take(&mut st.type_errors)
+                .into_iter()
+                .map(|e| (host.clone(), e)),
+        );
+    }
+
+    let clashes = {
+        let typed: Vec<(String, &HostConfig)> = states
+            .iter()
+            .filter_map(|(h, s)| s.typed.as_ref().map(|t| (h.clone(), t)))
+            .collect();
+        inventory::check(&typed)
+    };
 
     // Render the selected hosts in parallel, unless their closure is built.
     let mut outcomes: Vec<HostOutcome> = Vec::new();
@@ -184,15 +322,37 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         }
         outcomes.push(HostOutcome {
             host: host.clone(),
-            config: st.config.clone(),
+            secrets: st
+                .entry
+                .as_ref()
+                .map_or_else(|| st.secrets.clone(), |e| e.secrets.clone()),
             rendered: None,
             toplevel,
-            failed: st.failed || st.config.is_none(),
-            cached: st.eval.is_none() && st.entry.is_some(),
+            failed: st.failed || !st.has_config(),
+            cached: !st.evaluated && st.entry.is_some(),
+            deployment: None,
+            entry: st.entry.clone(),
         });
     }
-    let rendered = render_all(&to_render, &states, req.jobs);
+    // Typed configurations are needed no more, but by the renderers.
+    let rendering: BTreeSet<&String> = to_render.iter().map(|(_, h)| h).collect();
+    for (host, st) in states.iter_mut() {
+        if !rendering.contains(host) {
+            st.typed = None;
+        }
+    }
+    let rendered = par_map(&to_render, req.jobs, |(_, host)| {
+        let typed = states.get(host).and_then(|s| s.typed.as_ref());
+        match (HostName::new(host), typed) {
+            (Ok(name), Some(cfg)) => render_host(&name, cfg),
+            _ => Err(Vec::new()),
+        }
+    });
     for ((i, host), result) in to_render.iter().zip(rendered) {
+        let deployment = states
+            .get_mut(host)
+            .and_then(|s| s.typed.take())
+            .map(|t| t.deployment);
         match result {
             Ok(r) => {
                 for w in &r.warnings {
@@ -206,6 +366,7 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
                     });
                 }
                 outcomes[*i].rendered = Some(r);
+                outcomes[*i].deployment = deployment;
             }
             Err(es) => {
                 outcomes[*i].failed = true;
@@ -214,22 +375,36 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         }
     }
 
-    // Errors need source sites: re-evaluate cached hosts that have errors.
-    let mut involved: Vec<String> = errors.iter().map(|(h, _)| h.clone()).collect();
-    involved.extend(
+    // Errors need source sites: evaluate again the hosts to locate that
+    // were read from the cache or whose evaluation was dropped.
+    let mut located: BTreeSet<&str> = errors.iter().map(|(h, _)| h.as_str()).collect();
+    located.extend(
         clashes
             .iter()
-            .flat_map(|c| c.uses.iter().map(|u| u.host.clone())),
+            .flat_map(|c| c.uses.iter().take(6).map(|u| u.host.as_str())),
     );
-    involved.sort();
-    involved.dedup();
     let refresh: Vec<(String, String)> = req
         .inventory
         .iter()
-        .filter(|(h, _)| involved.contains(h) && states.get(h).is_some_and(|s| s.eval.is_none()))
+        .filter(|(h, _)| {
+            located.contains(h.as_str()) && states.get(h).is_some_and(|s| s.eval.is_none())
+        })
         .cloned()
         .collect();
-    evaluate(req, &refresh, &mut states, &mut problems, false);
+    if !refresh.is_empty() {
+        let files: Vec<String> = refresh.iter().map(|(_, f)| f.clone()).collect();
+        let evals = req
+            .evaluator
+            .eval_hosts_with(&files, req.jobs, |_, mut ev| {
+                ev.config = None;
+                ev
+            });
+        for ((host, _), ev) in refresh.iter().zip(evals) {
+            if let Some(st) = states.get_mut(host) {
+                st.eval = Some(ev);
+            }
+        }
+    }
 
     for (host, e) in &errors {
         let label = locate(&states, host, &e.path.to_string(), &e.problem.to_string());
@@ -293,14 +468,32 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
             let _ = cache.write_stamp(&EvalCache::stamp(&keys));
         }
     }
-    let configs = states
-        .into_iter()
-        .filter_map(|(h, s)| s.config.map(|c| (h, c)))
-        .collect();
+    let mut configs = Configs {
+        cache: req.cache.cloned(),
+        ..Configs::default()
+    };
+    for (host, st) in states {
+        if let Some(v) = st.held {
+            configs.held.insert(host, v);
+        } else if let Some(e) = st.entry {
+            configs.cached.insert(host, e.config);
+        }
+    }
     Analysis {
         hosts: outcomes,
         problems,
         configs,
+    }
+}
+
+/// Records how typing a host's configuration went.
+fn set_typed(st: &mut HostState, typed: Typed) {
+    match typed {
+        Ok(t) => st.typed = Some(t),
+        Err(es) => {
+            st.failed = true;
+            st.type_errors = es;
+        }
     }
 }
 
@@ -316,6 +509,8 @@ fn stamp_keys(states: &BTreeMap<String, HostState>) -> Option<Vec<(String, Strin
 /// whole inventory: every host's inputs are the same, so the cross-host and
 /// artifact checks would say the same; for a build, every selected host's
 /// closure must still be in the store. `None` when that does not hold.
+/// Reads no configuration: the entries say where they are and which
+/// secrets they reference.
 fn unchanged(
     req: &Request,
     store: Option<&Store>,
@@ -326,7 +521,6 @@ fn unchanged(
         return None;
     }
     let mut hosts = Vec::new();
-    let mut configs = BTreeMap::new();
     for host in req.selected {
         let entry = states.get(host)?.entry.as_ref()?;
         let toplevel = match store {
@@ -336,68 +530,115 @@ fn unchanged(
                 s.contains(&t).ok()?.then_some(t)?.into()
             }
         };
-        let config = cache.config(host)?;
-        configs.insert(host.clone(), config.clone());
         hosts.push(HostOutcome {
             host: host.clone(),
-            config: Some(config),
+            secrets: entry.secrets.clone(),
             rendered: None,
             toplevel,
             failed: false,
             cached: true,
+            deployment: None,
+            entry: None,
         });
     }
+    let cached = states
+        .iter()
+        .filter_map(|(h, s)| Some((h.clone(), s.entry.as_ref()?.config.clone())))
+        .collect();
     Some(Analysis {
         hosts,
         problems: Vec::new(),
-        configs,
+        configs: Configs {
+            cache: Some(cache.clone()),
+            cached,
+            held: BTreeMap::new(),
+        },
     })
 }
 
-/// Evaluates `hosts`, records their configs and (when `report`) problems,
-/// and caches clean results.
-fn evaluate(
-    req: &Request,
-    hosts: &[(String, String)],
-    states: &mut BTreeMap<String, HostState>,
-    problems: &mut Vec<BuildProblem>,
-    report: bool,
-) {
+/// What evaluating one host left: everything else is dropped on the thread
+/// that evaluated it.
+struct Evaluated {
+    problems: Vec<BuildProblem>,
+    /// The entry written to the cache (config, then entry).
+    entry: Option<cache::Entry>,
+    /// The configuration, when it could not be cached.
+    held: Option<Value>,
+    secrets: Vec<String>,
+    /// None when there is no configuration.
+    typed: Option<Typed>,
+    /// Kept when typing failed, to locate the errors.
+    eval: Option<HostEval>,
+}
+
+/// Evaluates `hosts`, types and caches each configuration as soon as it is
+/// made, on the thread that made it.
+fn evaluate(req: &Request, hosts: &[(String, String)]) -> Vec<Evaluated> {
     if hosts.is_empty() {
-        return;
+        return Vec::new();
     }
     let files: Vec<String> = hosts.iter().map(|(_, f)| f.clone()).collect();
-    let evals = req.evaluator.eval_hosts(&files, req.jobs);
-    for ((host, _), ev) in hosts.iter().zip(evals) {
-        let Some(st) = states.get_mut(host) else {
-            continue;
-        };
-        if report {
-            problems.extend(
-                ev.diagnostics
-                    .iter()
-                    .map(|d| BuildProblem::from_lang(host, d)),
-            );
-        }
-        if let (Some(cfg), Some(cache)) = (&ev.config, req.cache) {
-            if report {
-                let entry = cache::Entry {
-                    key: cache::key(req.version, host, &ev.inputs),
-                    host: host.clone(),
-                    inputs: ev.inputs.clone(),
-                    toplevel: None,
+    req.evaluator
+        .eval_hosts_with(&files, req.jobs, |i, mut ev| {
+            let host = hosts.get(i).map(|(h, _)| h.as_str()).unwrap_or_default();
+            let problems = ev
+                .diagnostics
+                .iter()
+                .map(|d| BuildProblem::from_lang(host, d))
+                .collect();
+            let Some(config) = ev.config.take() else {
+                return Evaluated {
+                    problems,
+                    entry: None,
+                    held: None,
+                    secrets: Vec::new(),
+                    typed: None,
+                    eval: None,
                 };
-                if cache.store_config(host, cfg).is_ok() {
-                    let _ = cache.store(&entry);
+            };
+            let secrets = secret_names(&config);
+            let typed = HostConfig::from_json(&config);
+            let mut entry = None;
+            if let Some(cache) = req.cache {
+                if let Ok(digest) = cache.store_config(host, &config) {
+                    let e = cache::Entry {
+                        key: cache::key(req.version, host, &ev.inputs),
+                        host: host.to_string(),
+                        inputs: std::mem::take(&mut ev.inputs),
+                        config: digest,
+                        secrets: secrets.clone(),
+                        toplevel: None,
+                    };
+                    entry = cache.store(&e).is_ok().then_some(e);
                 }
-                st.entry = Some(entry);
             }
+            Evaluated {
+                problems,
+                held: entry.is_none().then_some(config),
+                entry,
+                secrets,
+                eval: typed.is_err().then_some(ev),
+                typed: Some(typed),
+            }
+        })
+}
+
+/// The names of the secrets `config` references, sorted.
+fn secret_names(config: &Value) -> Vec<String> {
+    fn walk<'v>(v: &'v Value, out: &mut BTreeSet<&'v str>) {
+        if let Some(name) = stoa_lang::secret_name(v) {
+            out.insert(name);
+            return;
         }
-        if report {
-            st.config = ev.config.clone();
+        match v {
+            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
         }
-        st.eval = Some(ev);
     }
+    let mut out = BTreeSet::new();
+    walk(config, &mut out);
+    out.into_iter().map(str::to_string).collect()
 }
 
 fn locate(
@@ -409,33 +650,38 @@ fn locate(
     states.get(host)?.eval.as_ref()?.locate(path, text)
 }
 
-type RenderResult = Result<Rendered, Vec<RenderError>>;
-
-fn render_all(
-    jobs_list: &[(usize, String)],
-    states: &BTreeMap<String, HostState>,
-    jobs: usize,
-) -> Vec<RenderResult> {
-    let render_one = |host: &String| -> RenderResult {
-        let typed = states.get(host).and_then(|s| s.typed.as_ref());
-        match (HostName::new(host), typed) {
-            (Ok(name), Some(cfg)) => render_host(&name, cfg),
-            _ => Err(Vec::new()),
+/// `f` over `items` on up to `jobs` threads; results in the order of
+/// `items`. Whatever a thread could not do (it could not be started) is
+/// done on the calling thread.
+fn par_map<I: Sync, T: Send>(items: &[I], jobs: usize, f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    let threads = jobs.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<T>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(item) = items.get(i) else { break };
+        let r = f(item);
+        if let Ok(mut slot) = slots[i].lock() {
+            *slot = Some(r);
         }
     };
-    let chunk = jobs_list.len().div_ceil(jobs.max(1)).max(1);
     std::thread::scope(|s| {
-        let handles: Vec<_> = jobs_list
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || part.iter().map(|(_, h)| render_one(h)).collect::<Vec<_>>())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+        for _ in 0..threads {
+            let _ = std::thread::Builder::new().spawn_scoped(s, work);
+        }
+    });
+    slots
+        .into_iter()
+        .zip(items)
+        .map(|(slot, item)| match slot.into_inner().ok().flatten() {
+            Some(r) => r,
+            None => f(item),
+        })
+        .collect()
 }
 
 /// Builds the selected hosts: analyse, then store every clean host's
@@ -450,34 +696,41 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     // another, then every root that moved in a third.
     let mut wanted_roots = Vec::new();
     let mut to_build = Vec::new();
-    for (i, o) in analysis.hosts.iter().enumerate().filter(|(_, o)| !o.failed) {
+    for (i, o) in analysis.hosts.iter_mut().enumerate() {
+        if o.failed {
+            continue;
+        }
         let root = StoreName::new(o.host.as_str())?;
         if let Some(t) = &o.toplevel {
             wanted_roots.push((root, t.clone()));
             continue;
         }
-        let (Some(rendered), Some(cfg)) = (&o.rendered, &o.config) else {
+        let (Some(rendered), Some(deployment)) = (o.rendered.take(), o.deployment.take()) else {
             continue;
         };
-        to_build.push((i, root, o.host.as_str(), rendered, cfg));
+        to_build.push((i, root, rendered, deployment));
     }
     let mut files = Vec::new();
-    for (.., rendered, _) in &to_build {
+    for (_, _, rendered, _) in &to_build {
         for a in &rendered.artifacts {
             files.push((StoreName::new(a.name.as_str())?, a.bytes.as_slice(), false));
         }
     }
     let mut stored = lock.add_files(&files)?.into_iter();
-    let mut closures = Vec::new();
-    for (_, _, host, rendered, cfg) in &to_build {
-        let deployment = HostConfig::from_json(cfg)
-            .map(|c| c.deployment)
-            .unwrap_or_default();
-        let refs: Vec<StorePath> = stored.by_ref().take(rendered.artifacts.len()).collect();
+    drop(files);
+    let work: Vec<(&str, &Rendered, &Deployment, Vec<StorePath>)> = to_build
+        .iter()
+        .map(|(i, _, rendered, d)| {
+            let host = analysis.hosts[*i].host.as_str();
+            let refs = stored.by_ref().take(rendered.artifacts.len()).collect();
+            (host, rendered, d, refs)
+        })
+        .collect();
+    let trees = par_map(&work, req.jobs, |(host, rendered, d, refs)| {
         let entries: Vec<closure::Entry> = rendered
             .artifacts
             .iter()
-            .zip(&refs)
+            .zip(refs)
             .map(|(a, sp)| closure::Entry {
                 artifact: a,
                 store_name: sp.to_string(),
@@ -485,18 +738,30 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
                 blake3: blake3_hex(&a.bytes),
             })
             .collect();
-        let tree = closure_tree(host, &entries, &deployment)?;
-        closures.push((StoreName::new(format!("{host}-system"))?, tree, refs));
+        closure_tree(host, &entries, d)
+    });
+    let mut closures = Vec::new();
+    for ((host, _, _, refs), tree) in work.into_iter().zip(trees) {
+        closures.push((StoreName::new(format!("{host}-system"))?, tree?, refs));
     }
+    // The artifacts are in the store and in the closures' manifests.
+    let built: Vec<(usize, StoreName)> = to_build.into_iter().map(|(i, r, ..)| (i, r)).collect();
     let dirs: Vec<(StoreName, &Tree, &[StorePath])> = closures
         .iter()
         .map(|(name, tree, refs)| (name.clone(), tree, refs.as_slice()))
         .collect();
     let toplevels = lock.add_dirs(&dirs)?;
-    let mut built = Vec::new();
-    for ((i, root, ..), toplevel) in to_build.into_iter().zip(toplevels) {
+    drop(dirs);
+    drop(closures);
+    let mut cached = Vec::new();
+    for ((i, root), toplevel) in built.into_iter().zip(toplevels) {
         wanted_roots.push((root, toplevel.clone()));
-        built.push((i, toplevel));
+        let o = &mut analysis.hosts[i];
+        if let Some(mut e) = o.entry.take() {
+            e.toplevel = Some(toplevel.to_string());
+            cached.push(e);
+        }
+        o.toplevel = Some(toplevel);
     }
     // A no-op build writes nothing: a root is rewritten only if it moved.
     let moved: Vec<(StoreName, &[StorePath])> = wanted_roots
@@ -505,15 +770,10 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
         .map(|(root, t)| (root.clone(), std::slice::from_ref(t)))
         .collect();
     lock.set_roots(&moved)?;
-    for (i, toplevel) in built {
-        let o = &mut analysis.hosts[i];
-        if let Some(cache) = req.cache {
-            if let Some(mut e) = cache.read(&o.host) {
-                e.toplevel = Some(toplevel.to_string());
-                let _ = cache.store(&e);
-            }
-        }
-        o.toplevel = Some(toplevel);
+    // Each entry as analysed, now with its toplevel: its key still
+    // describes the inputs that made this closure.
+    if let Some(cache) = req.cache {
+        let _ = par_map(&cached, req.jobs, |e| cache.store(e));
     }
     Ok(analysis)
 }

@@ -178,13 +178,26 @@ impl Evaluator {
     /// Evaluates many host files on up to `jobs` threads; results are in
     /// the order of `files`.
     pub fn eval_hosts(&self, files: &[String], jobs: usize) -> Vec<HostEval> {
+        self.eval_hosts_with(files, jobs, |_, ev| ev)
+    }
+
+    /// Evaluates many host files on up to `jobs` threads and hands each
+    /// evaluation to `sink` (with its index in `files`) on the thread that
+    /// made it, as soon as it is done; returns what `sink` returned, in the
+    /// order of `files`. Only what `sink` keeps outlives it, so at most
+    /// `jobs` evaluations are alive at once.
+    pub fn eval_hosts_with<T, F>(&self, files: &[String], jobs: usize, sink: F) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(usize, HostEval) -> T + Sync,
+    {
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let slots: Vec<std::sync::Mutex<Option<HostEval>>> =
+        let slots: Vec<std::sync::Mutex<Option<T>>> =
             files.iter().map(|_| std::sync::Mutex::new(None)).collect();
         let work = || loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(file) = files.get(i) else { break };
-            let r = self.eval_host_here(file);
+            let r = sink(i, self.eval_host_here(file));
             if let Ok(mut slot) = slots[i].lock() {
                 *slot = Some(r);
             }
@@ -199,11 +212,12 @@ impl Evaluator {
         slots
             .into_iter()
             .zip(files)
-            .map(|(slot, file)| {
-                slot.into_inner()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| HostEval {
+            .enumerate()
+            .map(|(i, (slot, file))| match slot.into_inner().ok().flatten() {
+                Some(r) => r,
+                None => sink(
+                    i,
+                    HostEval {
                         config: None,
                         options: OptionTree::default(),
                         diagnostics: vec![Diagnostic::new(
@@ -212,7 +226,8 @@ impl Evaluator {
                         )],
                         inputs: BTreeMap::new(),
                         provenance: Provenance::default(),
-                    })
+                    },
+                ),
             })
             .collect()
     }
