@@ -126,7 +126,10 @@ cat >/dev/null
 "#;
 
 /// `receive ID PATH…` with a tar on stdin: unpacks into `.staging-ID`, checks
-/// `SHA256SUMS`, renames each `PATH` into the store and makes it read-only.
+/// `SHA256SUMS`, moves the `PATH`s the store lacks into it (each by one rename) and makes
+/// them read-only: a constant number of processes, however many paths. (The session holds
+/// the node lock, so no path appears in the store meanwhile; one already there stays as it
+/// is, and its copy goes with the staging folder.)
 pub const RECEIVE: &str = r#"ID=$1; shift
 T="$ST/.staging-$ID"
 rm -rf "$T"; mkdir -p "$T"
@@ -134,12 +137,19 @@ tar -x --no-same-owner -f - -C "$T"
 if ! (cd "$T" && sha256sum --quiet --strict -c SHA256SUMS >&2); then
   chmod -R u+w "$T"; rm -rf "$T"; die "transfer: sha256 mismatch"
 fi
+n=$#
 for p in "$@"; do
+  shift
+  case $p in ''|.*|*/*) die "transfer: bad store path name $p";; esac
   [ -e "$T/$p" ] || die "transfer: $p missing from the archive"
-  if [ ! -e "$ST/$p" ]; then mv -T "$T/$p" "$ST/$p"; chmod -R a-w "$ST/$p"; fi
+  [ -e "$ST/$p" ] || set -- "$@" "$p"
 done
+if [ $# -gt 0 ]; then
+  cd "$T"; mv -t "$ST" -- "$@"
+  cd "$ST"; chmod -R a-w -- "$@"; cd /
+fi
 chmod -R u+w "$T"; rm -rf "$T"
-say "received $#"
+say "received $n"
 "#;
 
 /// `secrets ID` with a tar on stdin: the secret values that changed (one file per name,
