@@ -80,7 +80,9 @@ ssh-keygen -q -t ed25519 -N '' -C node -f "$W/host"
 cp "$W/client.pub" "$W/authorized_keys"
 # Doubles: each records its call in <root>/calls.log (root: $STOA_ROOT, set by
 # stoa's activate, else the Ansible root). `pct push` and `pct exec mkdir|mv|rm`
-# act on <root>/var/lib/lxc/<vmid>/rootfs, where the Ansible templates write.
+# act on <root>/var/lib/lxc/<vmid>/rootfs, where the Ansible templates write;
+# `pct exec VMID -- sh -c SCRIPT NAME ARG...` runs the script with the
+# arguments that are absolute paths mapped there (docker is the double).
 cat > "$W/bin/pct" <<EOF
 #!/bin/sh
 R=\${STOA_ROOT:-$RA}
@@ -96,6 +98,13 @@ case \$cmd in
       mkdir) mkdir -p "\$fs\$3" ;;
       mv) mv -f "\$fs\$3" "\$fs\$4" ;;
       rm) rm -f "\$fs\$3" ;;
+      sh)
+        s=\$3 n=\$4; shift 4
+        for a in "\$@"; do
+          shift
+          case \$a in /*) set -- "\$@" "\$fs\$a" ;; *) set -- "\$@" "\$a" ;; esac
+        done
+        exec sh -c "\$s" "\$n" "\$@" ;;
     esac ;;
 esac
 EOF

@@ -25,6 +25,10 @@ SECP=${STOA_SECRETS_PREV:-}
 ups=''
 upped=' '
 current=activate
+# The temporary a container file is pushed to (the container's root exists
+# and is root's): one `pct exec` then moves it next to its destination and
+# renames it over it.
+CT_TMP=/.stoa-push.tmp
 
 step() { current=$1; echo "stoa: step $1"; }
 die() {
@@ -40,10 +44,17 @@ run() {
     "$@" </dev/null || die "command failed ($?): $*"
   fi
 }
-# The store path name a key had in the previous closure (empty: none).
-prev_sp() {
+# One pass over both artifacts.tsv files: the keys that are new or changed
+# (CHG) and the lines of the previous closure whose keys are gone (REM).
+CHG=''
+REM=''
+diff_prev() {
   [ -n "$prev" ] && [ -f "$prev/artifacts.tsv" ] || return 0
-  awk -F '\t' -v k="$1" '$1 == k { print $2 }' "$prev/artifacts.tsv"
+  [ -f "$self/artifacts.tsv" ] || return 0
+  CHG="$NL$(awk -F '\t' 'FILENAME == ARGV[1] { p[$1] = $2; next } !($1 in p) || p[$1] != $2 { print $1 }' \
+    "$prev/artifacts.tsv" "$self/artifacts.tsv")$NL" || die "cannot compare with $prev"
+  REM=$(awk -F '\t' 'FILENAME == ARGV[1] { k[$1]; next } !($1 in k)' \
+    "$self/artifacts.tsv" "$prev/artifacts.tsv") || die "cannot compare with $prev"
 }
 # The keyed digest a secrets folder records for a secret (empty: none).
 sdigest() { # DIR NAME
@@ -54,13 +65,15 @@ sdigest() { # DIR NAME
 # previous closure, or the value of one of its secrets from the previous
 # generation's (compared by keyed digest).
 changed() {
-  _ck=$1 _cs=$2
+  _ck=$1
   shift 2
-  # (no previous closure: changed, without a subshell per artifact)
-  if [ -z "$prev" ] || [ ! -f "$prev/artifacts.tsv" ] || [ "$(prev_sp "$_ck")" != "$_cs" ]; then
+  if [ -z "$prev" ] || [ ! -f "$prev/artifacts.tsv" ]; then
     echo "stoa: changed $_ck"
     return 0
   fi
+  case $CHG in
+    *"$NL$_ck$NL"*) echo "stoa: changed $_ck"; return 0 ;;
+  esac
   for _cn in "$@"; do
     _cd=$(sdigest "$SEC" "$_cn")
     if [ -z "$_cd" ] || [ "$_cd" != "$(sdigest "$SECP" "$_cn")" ]; then
@@ -113,15 +126,47 @@ fill() {
 install_filled() { # SP DEST MODE OWNER GROUP PART...
   [ "$mode" = dry ] && { echo "stoa: would fill and install $2"; return 0; }
   _is=$1 dest=$R$2 _im=$3 _io=$4 _ig=$5
+  dir=${dest%/*}
+  mkdir -p -- "${dir:-/}" || die "cannot create $dir"
   shift 5
-  dir=$(dirname -- "$dest")
-  mkdir -p -- "$dir" || die "cannot create $dir"
   tmp=$dest.tmp.$$
   if fill "$_is" "$tmp" "$@" && chown_ok "$_io" "$_ig" "$tmp" && chmod "$_im" "$tmp" && mv -f -- "$tmp" "$dest"; then
     return 0
   fi
   rm -f -- "$tmp"
   die "cannot install $dest"
+}
+# Puts a file into a container: `pct push` to CT_TMP, then one `pct exec`
+# creates the folder (with DIRMODE, if given), moves the file next to PATH
+# and renames it over PATH (atomic), and with PROJECT runs `docker compose
+# up` of FILE. Exit status 97: the file could not be put in place.
+CT_PUT='t=$1 f=$2 m=$3 p=$4 c=$5 d=${2%/*}
+if { [ -d "${d:-/}" ] || mkdir -p -- "$d"; } && { [ -z "$m" ] || chmod "$m" "$d"; } &&
+  mv -f -- "$t" "$f.tmp.stoa" && mv -f -- "$f.tmp.stoa" "$f"; then :; else rm -f -- "$t" "$f.tmp.stoa"; exit 97; fi
+[ -z "$p" ] || exec docker compose -p "$p" -f "$c" up -d --remove-orphans --wait'
+ct_put() { # KEY VMID SRC PATH PUSH-ARGS DIRMODE [PROJECT FILE]
+  _pk=$1 _pv=$2 _pp=$4 _pm=$6 _pj=${7:-} _pf=${8:-}
+  _pd=${_pp%/*}
+  if [ "$mode" = dry ]; then
+    # shellcheck disable=SC2086 # push arguments are words
+    echo "stoa: would run pct push $_pv $3 $CT_TMP $5"
+    echo "stoa: would run pct exec $_pv -- mkdir -p ${_pd:-/}${_pm:+ (mode $_pm)}; mv $CT_TMP $_pp.tmp.stoa; mv $_pp.tmp.stoa $_pp"
+    [ -z "$_pj" ] || echo "stoa: would run pct exec $_pv -- docker compose -p $_pj -f $_pf up -d --remove-orphans --wait"
+    return 0
+  fi
+  # shellcheck disable=SC2086 # push arguments are words
+  pct push "$_pv" "$3" "$CT_TMP" $5 </dev/null || die "command failed ($?): pct push $_pv $3 $CT_TMP $5"
+  [ -z "$_pj" ] || step "apply $_pk compose-up"
+  pct exec "$_pv" -- sh -c "$CT_PUT" stoa-put "$CT_TMP" "$_pp" "$_pm" "$_pj" "$_pf" </dev/null
+  _pr=$?
+  if [ "$_pr" != 0 ]; then
+    if [ -z "$_pj" ] || [ "$_pr" = 97 ]; then
+      current="install $_pk"
+      die "cannot put $_pp into container $_pv (pct exec: $_pr)"
+    fi
+    die "command failed ($_pr): pct exec $_pv -- docker compose -p $_pj -f $_pf up -d --remove-orphans --wait"
+  fi
+  [ -z "$_pj" ] || upped="$upped$_pv/$_pj "
 }
 # A file inside a container filled in from its template: assembled in the
 # node's private secrets work folder, pushed with its mode, renamed; the
@@ -135,15 +180,10 @@ ct_filled() { # KEY SP VMID PATH MODE PART...
   mkdir -p -- "$_tw" && chmod 0700 "$_tw" || die "cannot create $_tw"
   _tt=$_tw/fill.$$
   if ! fill "$_ts" "$_tt" "$@"; then rm -f -- "$_tt"; die "cannot fill $_tp"; fi
-  _td=$(dirname -- "$_tp")
-  if pct exec "$_tv" -- mkdir -p "$_td" </dev/null && pct exec "$_tv" -- chmod 0700 "$_td" </dev/null \
-    && pct push "$_tv" "$_tt" "$_tp.tmp.stoa" --perms "$_tm" </dev/null \
-    && pct exec "$_tv" -- mv -f "$_tp.tmp.stoa" "$_tp" </dev/null; then
-    rm -f -- "$_tt"
-    return 0
-  fi
+  ( ct_put "$_tk" "$_tv" "$_tt" "$_tp" "--perms $_tm" 0700 )
+  _tr=$?
   rm -f -- "$_tt"
-  die "cannot push $_tp into container $_tv"
+  [ "$_tr" = 0 ] || exit "$_tr"
 }
 # A filled file changed: its compose project must come up again after every
 # container file is in place (pending_ups); with SERVICES, those services
@@ -174,17 +214,19 @@ UPS
 # directory, then rename (no symlinks: /etc/pve allows none).
 install_file() { # SP DEST MODE OWNER GROUP
   [ "$mode" = dry ] && { echo "stoa: would install $2"; return 0; }
+  put_file "$S/$1" "$2" "$3" "$4" "$5"
+}
+put_file() { # SRC DEST MODE OWNER GROUP
   dest=$R$2
   dir=${dest%/*}
-  dir=${dir:-/}
-  [ -d "$dir" ] || mkdir -p -- "$dir" || die "cannot create $dir"
+  [ -d "${dir:-/}" ] || mkdir -p -- "$dir" || die "cannot create $dir"
   tmp=$dest.tmp.$$
   # One `install` sets owner, then mode (a chown after a chmod would drop
   # setuid/setgid bits).
   if [ "$uid" = 0 ]; then
-    install -m "$3" -o "$4" -g "$5" -- "$S/$1" "$tmp"
+    install -m "$3" -o "$4" -g "$5" -- "$1" "$tmp"
   else
-    install -m "$3" -- "$S/$1" "$tmp"
+    install -m "$3" -- "$1" "$tmp"
   fi && mv -f -- "$tmp" "$dest" && return 0
   rm -f -- "$tmp"
   die "cannot install $dest"
@@ -193,6 +235,37 @@ uid=$(id -u)
 chown_ok() {
   [ "$uid" = 0 ] || return 0
   chown -- "$1:$2" "$3"
+}
+# `pct set` for the live keys that differ between the installed config CONF
+# and NEW; sets `reboot` when a change needs one.
+conf_changes() { # KEY VMID CONF NEW
+  changes=$(awk "$CONF_DIFF" "$3" "$4" | sort) || die "cannot compare $3"
+  while IFS=' ' read -r op k v; do
+    case $op in
+      set) step "apply $1 set $k"; run pct set "$2" "--$k" "$v" ;;
+      delete) step "apply $1 delete $k"; run pct set "$2" --delete "$k" ;;
+      reboot) reboot=yes ;;
+    esac
+  done <<CHANGES
+$changes
+CHANGES
+}
+# Installs SRC as container VMID's config, under the pct lock.
+put_conf() { # VMID SRC MODE OWNER GROUP
+  [ -d "$R/run/lock/lxc" ] || mkdir -p -- "$R/run/lock/lxc" || die "cannot create the pct lock directory"
+  if [ "$mode" = dry ]; then
+    echo "stoa: would install /etc/pve/lxc/$1.conf"
+  else
+    ( flock 9 || exit 1; put_file "$2" "/etc/pve/lxc/$1.conf" "$3" "$4" "$5" ) \
+      9>"$R/run/lock/lxc/pve-config-$1.lock" || die "cannot install $R/etc/pve/lxc/$1.conf"
+  fi
+}
+reboot_if() { # KEY VMID
+  [ "$reboot" = yes ] || return 0
+  step "apply $1 reboot"
+  if [ "$mode" = dry ] || pct status "$2" </dev/null 2>/dev/null | grep -q running; then
+    run pct reboot "$2"
+  fi
 }
 # Container config: create when new; live keys through `pct set`; install
 # the exact file under the pct lock; reboot when a change needs it.
@@ -205,39 +278,21 @@ ct_config() { # KEY SP VMID CREATE-ARGV...
     step "apply $key create"
     run "$@"
   else
-    changes=$(awk "$CONF_DIFF" "$conf" "$S/$sp" | sort) || die "cannot compare $conf"
-    while IFS=' ' read -r op k v; do
-      case $op in
-        set) step "apply $key set $k"; run pct set "$vmid" "--$k" "$v" ;;
-        delete) step "apply $key delete $k"; run pct set "$vmid" --delete "$k" ;;
-        reboot) reboot=yes ;;
-      esac
-    done <<CHANGES
-$changes
-CHANGES
+    conf_changes "$key" "$vmid" "$conf" "$S/$sp"
   fi
   step "install $key"
-  [ -d "$R/run/lock/lxc" ] || mkdir -p -- "$R/run/lock/lxc" || die "cannot create the pct lock directory"
-  if [ "$mode" = dry ]; then
-    install_file "$sp" "/etc/pve/lxc/$vmid.conf" 0640 root www-data
-  else
-    ( flock 9 || exit 1; install_file "$sp" "/etc/pve/lxc/$vmid.conf" 0640 root www-data ) \
-      9>"$R/run/lock/lxc/pve-config-$vmid.lock" || die "cannot install $conf"
-  fi
-  if [ "$reboot" = yes ]; then
-    step "apply $key reboot"
-    if [ "$mode" = dry ] || pct status "$vmid" </dev/null 2>/dev/null | grep -q running; then
-      run pct reboot "$vmid"
-    fi
-  fi
+  put_conf "$vmid" "$S/$sp" 0640 root www-data
+  reboot_if "$key" "$vmid"
 }
-# A file inside a container, pushed atomically.
-ct_file() { # KEY SP VMID PATH MODE
+# A file inside a container, pushed atomically; with PROJECT and FILE, the
+# compose project comes up in the same `pct exec`.
+ct_file() { # KEY SP VMID PATH MODE [PROJECT FILE]
   step "install $1"
-  _cf=${4%/*}
-  run pct exec "$3" -- mkdir -p "${_cf:-/}"
-  run pct push "$3" "$S/$2" "$4.tmp.stoa" --perms "$5"
-  run pct exec "$3" -- mv -f "$4.tmp.stoa" "$4"
+  if [ $# -gt 5 ]; then
+    ct_put "$1" "$3" "$S/$2" "$4" "--perms $5" '' "$6" "$7"
+  else
+    ct_put "$1" "$3" "$S/$2" "$4" "--perms $5" ''
+  fi
 }
 compose_up() { # KEY VMID PROJECT FILE
   step "apply $1 compose-up"
@@ -280,12 +335,14 @@ remove() { # KEY KIND ARGS...
   esac
 }
 removals() { # PHASE: the kinds removed in this phase
-  [ -n "$prev" ] && [ -f "$prev/artifacts.tsv" ] || return 0
+  [ -n "$REM" ] || return 0
   while IFS="$TAB" read -r k _sp _sha kind a1 a2 a3; do
+    [ -n "$k" ] || continue
     case " $1 " in *" $kind "*) ;; *) continue ;; esac
-    cut -f1 "$self/artifacts.tsv" | grep -Fxq -- "$k" && continue
     remove "$k" "$kind" "$a1" "$a2" "$a3"
-  done <"$prev/artifacts.tsv"
+  done <<REMOVED
+$REM
+REMOVED
 }
 
 # Compares two container configs (first: installed, second: new) and prints
@@ -311,5 +368,6 @@ END {
 }'
 
 [ -f "$self/artifacts.tsv" ] || die "$self/artifacts.tsv is missing"
+diff_prev
 echo "stoa: activating $self ($mode)"
 removals "compose ct-file"
