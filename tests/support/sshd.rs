@@ -1,6 +1,6 @@
 //! Test harness: one real OpenSSH `sshd` per test node on a free 127.0.0.1 port, with its
 //! own host key, authorized key, root directory, and recording test doubles for `pct`,
-//! `docker` and `ifreload` on its PATH.
+//! `docker`, `ifup` and `ifreload` on its PATH.
 //!
 //! Shared by `deploy/` crate tests (through `#[path]`) and the end-to-end tests in
 //! `tests/`. Needs `sshd` (`apt-get install -y openssh-server`), `ssh-keygen`, `unshare`
@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The commands a Proxmox node has and this machine lacks.
-pub const DOUBLES: [&str; 3] = ["pct", "docker", "ifreload"];
+/// The commands a Proxmox node has and this machine lacks (or must not run: `ifup` takes
+/// a machine-wide lock, so parallel tests would fail each other's network check).
+pub const DOUBLES: [&str; 4] = ["pct", "docker", "ifup", "ifreload"];
 
 /// Inside each node's mount namespace its root is also mounted here, so that one
 /// `--node-root` serves several nodes (`switch --all`) while each keeps its own files.
