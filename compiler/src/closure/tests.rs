@@ -4,7 +4,8 @@
 //! folder, changes are detected by keyed digest, and no value leaks into the
 //! activation's output or into any argument vector; a container file takes
 //! one `pct push` and one `pct exec` (with its compose project's `up`); only
-//! changed artifacts are installed and gone ones removed.
+//! changed artifacts are installed and gone ones removed; `undo` of a first
+//! activation puts back what it replaced.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -129,6 +130,13 @@ impl Node {
     fn activate_with(&self, closure: &Path, args: &[&Path]) -> (bool, String) {
         let mut c = Command::new(closure.join("activate"));
         c.args(args);
+        self.run(c)
+    }
+
+    /// `activate switch` of `closure` recording what it replaces in `backup`.
+    fn activate_backup(&self, closure: &Path, backup: &Path) -> (bool, String) {
+        let mut c = Command::new(closure.join("activate"));
+        c.arg("switch").env("STOA_BACKUP", backup);
         self.run(c)
     }
 
@@ -573,4 +581,155 @@ fn with_a_previous_closure_only_changed_artifacts_are_installed_and_gone_ones_re
     assert_eq!(node.read("etc/b").0, "b\n");
     assert_eq!(node.read("etc/c").0, "c\n");
     assert!(!node.p("root/etc/d").exists());
+}
+
+/// Every file below `root/` (but the doubles' log) with its bytes and mode, and every
+/// folder.
+fn tree(node: &Node) -> Vec<(String, Option<Vec<u8>>, u32)> {
+    let mut out = Vec::new();
+    let mut stack = vec![node.p("root")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            let rel = path
+                .strip_prefix(node.p("root"))
+                .unwrap()
+                .display()
+                .to_string();
+            if rel == "calls.log" {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                stack.push(path);
+                out.push((rel, None, mode));
+            } else {
+                out.push((rel, Some(std::fs::read(&path).unwrap()), mode));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn undo_puts_back_what_a_failed_first_activation_replaced() {
+    let node = Node::new();
+    // The node before stoa: a motd of its own (0600), container 101 running project
+    // `web` from a compose file of its own.
+    std::fs::create_dir_all(node.p("root/etc")).unwrap();
+    std::fs::write(node.p("root/etc/motd"), "theirs\n").unwrap();
+    std::fs::set_permissions(
+        node.p("root/etc/motd"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("motd", node.p("root/etc/issue")).unwrap();
+    std::fs::create_dir_all(node.p("root/ct/101/opt/stoa/compose/web")).unwrap();
+    std::fs::write(
+        node.p("root/ct/101/opt/stoa/compose/web/compose.yaml"),
+        "theirs: 1\n",
+    )
+    .unwrap();
+    let before = tree(&node);
+    let c1 = node.closure(
+        "c1-web1-system",
+        &[
+            compose_file(101, "web", "name: web\n"),
+            compose_file(101, "db", "name: db\n"),
+            host_file("/etc/motd", "ours\n", Vec::new()),
+            host_file("/etc/issue", "ours\n", Vec::new()),
+            host_file("/etc/app/deep/app.conf", "x = 1\n", Vec::new()),
+            host_file(
+                "/etc/zz",
+                "last\n",
+                vec![ApplyAction::Command {
+                    argv: vec!["false".into()],
+                }],
+            ),
+        ],
+    );
+    let backup = node.p("backup");
+    let (ok, log) = node.activate_backup(&c1, &backup);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("stoa: failed apply host:/etc/zz command"),
+        "{log}"
+    );
+    assert_eq!(node.read("etc/motd").0, "ours\n");
+    assert_eq!(
+        node.read("ct/101/opt/stoa/compose/web/compose.yaml").0,
+        "name: web\n"
+    );
+    let calls = node.calls();
+    // The container existed: its files were looked at and the one that existed pulled.
+    assert!(
+        calls.contains("pct pull 101 /opt/stoa/compose/web/compose.yaml "),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("pct pull 101 /opt/stoa/compose/db/compose.yaml"),
+        "{calls}"
+    );
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+
+    let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &backup]);
+    assert!(ok, "{log}");
+    assert!(log.contains("stoa: undone"), "{log}");
+    assert_eq!(tree(&node), before, "{log}");
+    let calls = node.calls();
+    // `db` did not exist: down; `web` did: up again, with its own file.
+    assert_eq!(
+        calls
+            .lines()
+            .filter(|l| l.starts_with("docker compose -p db ") && l.ends_with(" down"))
+            .count(),
+        1,
+        "{calls}"
+    );
+    assert_eq!(ups(&calls, "web"), 1, "{calls}");
+    assert!(
+        calls
+            .lines()
+            .any(|l| l.starts_with("docker compose -p web ") && l.contains(" up ")),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("pct push 101 ") && calls.contains("--perms 644 --user 0 --group 0"),
+        "{calls}"
+    );
+
+    // Undoing again changes nothing more (the node's revert may be retried).
+    let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &backup]);
+    assert!(ok, "{log}");
+    assert_eq!(tree(&node), before);
+
+    // And a later activation still works.
+    let (ok, log) = node.activate_with(
+        &node.closure(
+            "c2-web1-system",
+            &[host_file("/etc/motd", "ours\n", Vec::new())],
+        ),
+        &[Path::new("switch")],
+    );
+    assert!(ok, "{log}");
+    assert_eq!(node.read("etc/motd"), ("ours\n".to_owned(), 0o644));
+}
+
+#[test]
+fn undo_with_an_empty_or_missing_backup_changes_nothing() {
+    let node = Node::new();
+    let c1 = node.closure(
+        "c1-web1-system",
+        &[host_file("/etc/motd", "ours\n", Vec::new())],
+    );
+    let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &node.p("nowhere")]);
+    assert!(ok, "{log}");
+    assert!(log.contains("nothing to undo"), "{log}");
+    let (ok, _) = node.activate_with(&c1, &[Path::new("undo")]);
+    assert!(!ok, "undo needs a folder");
 }
