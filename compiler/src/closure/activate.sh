@@ -514,7 +514,7 @@ undo_config() { # VMID N MODE UID GID
   ( put_conf "$1" "$B/$2" "$3" "$4" "$5" ) || undo_failed="$undo_failed$current$NL"
   reboot_if "ct:$1" "$1"
 }
-CT_DEL='rm -f -- "$1" "$1.tmp.stoa"; d=${1%/*}; i=0
+CT_DEL='rm -f -- "$1" "$1.tmp.stoa" "$3"; d=${1%/*}; i=0
 while [ "$i" -lt "$2" ] && rmdir -- "$d" 2>/dev/null; do d=${d%/*}; i=$((i + 1)); done'
 CT_DOWN='[ ! -e "$2" ] || docker compose -p "$1" -f "$2" down'
 undo() {
@@ -536,7 +536,7 @@ undo() {
         step "undo ct:$a1:$a2"
         ( ct_put "ct:$a1:$a2" "$a1" "$B/$a3" "$a2" "--perms $a4 --user $a5 --group $a6" '' ) \
           || undo_failed="$undo_failed$current$NL" ;;
-      ct-new) step "undo ct:$a1:$a2"; try pct exec "$a1" -- sh -c "$CT_DEL" stoa-del "$a2" "$a3" ;;
+      ct-new) step "undo ct:$a1:$a2"; try pct exec "$a1" -- sh -c "$CT_DEL" stoa-del "$a2" "$a3" "$CT_TMP" ;;
       compose)
         if [ "$a4" = 1 ]; then
           _uups="$_uups$a1$TAB$a2$TAB$a3$NL"

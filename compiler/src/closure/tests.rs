@@ -632,12 +632,15 @@ fn undo_puts_back_what_a_failed_first_activation_replaced() {
         "theirs: 1\n",
     )
     .unwrap();
+    // Container 102 exists too, with nothing of stoa's yet.
+    std::fs::create_dir_all(node.p("root/ct/102/opt")).unwrap();
     let before = tree(&node);
     let c1 = node.closure(
         "c1-web1-system",
         &[
             compose_file(101, "web", "name: web\n"),
             compose_file(101, "db", "name: db\n"),
+            compose_file(102, "extra", "name: extra\n"),
             host_file("/etc/motd", "ours\n", Vec::new()),
             host_file("/etc/issue", "ours\n", Vec::new()),
             host_file("/etc/app/deep/app.conf", "x = 1\n", Vec::new()),
@@ -677,6 +680,8 @@ fn undo_puts_back_what_a_failed_first_activation_replaced() {
         0o700
     );
 
+    // (as if a push had gone through and the `pct exec` after it had not run)
+    std::fs::write(node.p("root/ct/102/.stoa-push.tmp"), "pushed").unwrap();
     let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &backup]);
     assert!(ok, "{log}");
     assert!(log.contains("stoa: undone"), "{log}");
