@@ -26,7 +26,8 @@
 #     and 1000 hosts;
 #  4. writes OUT/results.md (the tables of BENCHMARKS.md) and OUT/*.json.
 # Environment: OUT (default target/bench/compare), STOA, NS (default "1 10 100"),
-# HOSTS (default "1 100 1000").
+# HOSTS (default "1 100 1000"), ANSIBLE (default 1; 0: time stoa and the floor
+# only, e.g. `ANSIBLE=0 NS=100 HOSTS= bench/compare.sh`, a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -36,7 +37,8 @@ QUICK=0
 
 # --- 0. tools -------------------------------------------------------------
 missing=()
-command -v ansible-playbook >/dev/null || missing+=(ansible-core)
+ANSIBLE=${ANSIBLE:-1}
+[ "$ANSIBLE" = 0 ] || command -v ansible-playbook >/dev/null || missing+=(ansible-core)
 command -v nix-instantiate >/dev/null || missing+=(nix-bin)
 command -v hyperfine >/dev/null || missing+=(hyperfine)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -80,7 +82,9 @@ ssh-keygen -q -t ed25519 -N '' -C node -f "$W/host"
 cp "$W/client.pub" "$W/authorized_keys"
 # Doubles: each records its call in <root>/calls.log (root: $STOA_ROOT, set by
 # stoa's activate, else the Ansible root). `pct push` and `pct exec mkdir|mv|rm`
-# act on <root>/var/lib/lxc/<vmid>/rootfs, where the Ansible templates write.
+# act on <root>/var/lib/lxc/<vmid>/rootfs, where the Ansible templates write;
+# `pct exec VMID -- sh -c SCRIPT NAME ARG...` runs the script with the
+# arguments that are absolute paths mapped there (docker is the double).
 cat > "$W/bin/pct" <<EOF
 #!/bin/sh
 R=\${STOA_ROOT:-$RA}
@@ -96,6 +100,13 @@ case \$cmd in
       mkdir) mkdir -p "\$fs\$3" ;;
       mv) mv -f "\$fs\$3" "\$fs\$4" ;;
       rm) rm -f "\$fs\$3" ;;
+      sh)
+        s=\$3 n=\$4; shift 4
+        for a in "\$@"; do
+          shift
+          case \$a in /*) set -- "\$@" "\$fs\$a" ;; *) set -- "\$@" "\$a" ;; esac
+        done
+        exec sh -c "\$s" "\$n" "\$@" ;;
     esac ;;
 esac
 EOF
@@ -182,10 +193,12 @@ for N in $NS; do
   # first deploy: empty node (and, for stoa, an empty local store and eval
   # cache). Ansible with pipelining starts with its control connection up.
   hf "first-stoa-$N" $RS_RUNS 1 "$WIPE_S" "$SW"
-  hf "first-ansible-$N" $RD_RUNS 0 "$WIPE_A" "$AD"
-  env ANSIBLE_CONFIG="$W/pipelining.cfg" ansible -i "$P/ansible/inventory.ini" node -m ping >/dev/null
-  hf "first-ansible-pipe-$N" $RA_RUNS 0 "$WIPE_A" "$AP"
-  same "$RS" "$RA" "first deploy, N=$N"
+  if [ "$ANSIBLE" != 0 ]; then
+    hf "first-ansible-$N" $RD_RUNS 0 "$WIPE_A" "$AD"
+    env ANSIBLE_CONFIG="$W/pipelining.cfg" ansible -i "$P/ansible/inventory.ini" node -m ping >/dev/null
+    hf "first-ansible-pipe-$N" $RA_RUNS 0 "$WIPE_A" "$AP"
+    same "$RS" "$RA" "first deploy, N=$N"
+  fi
   (cd "$RS" && echo "$(find etc var/lib/lxc -type f | wc -l) files, $(find etc var/lib/lxc -type f -exec cat {} + | wc -c) bytes") > "$OUT/files-$N.txt"
   # the floor: one SSH command; the installed files copied with tar | ssh
   hf "ssh-true-$N" 20 2 "" "${SSH[*]} true"
@@ -196,15 +209,19 @@ for N in $NS; do
   same "$RS" "$RF" "tar | ssh, N=$N"
   # no-op: nothing changed since the last run (both nodes are deployed)
   hf "noop-stoa-$N" $RS_RUNS 1 "" "$SW"
-  hf "noop-ansible-$N" $RD_RUNS 0 "" "$AD"
-  hf "noop-ansible-pipe-$N" $RA_RUNS 0 "" "$AP"
-  same "$RS" "$RA" "no-op, N=$N"
+  if [ "$ANSIBLE" != 0 ]; then
+    hf "noop-ansible-$N" $RD_RUNS 0 "" "$AD"
+    hf "noop-ansible-pipe-$N" $RA_RUNS 0 "" "$AP"
+    same "$RS" "$RA" "no-op, N=$N"
+  fi
   # one file changed: ct0's image tag, a new one before every run
   hf "one-stoa-$N" $RS_RUNS 1 "$BUMP" "$SW"
-  hf "one-ansible-$N" $RD_RUNS 0 "$BUMP" "$AD"
-  hf "one-ansible-pipe-$N" $RA_RUNS 0 "$BUMP" "$AP"
-  $SW >/dev/null 2>&1   # bring the stoa node to the last bump too
-  same "$RS" "$RA" "one file changed, N=$N"
+  if [ "$ANSIBLE" != 0 ]; then
+    hf "one-ansible-$N" $RD_RUNS 0 "$BUMP" "$AD"
+    hf "one-ansible-pipe-$N" $RA_RUNS 0 "$BUMP" "$AP"
+    $SW >/dev/null 2>&1   # bring the stoa node to the last bump too
+    same "$RS" "$RA" "one file changed, N=$N"
+  fi
 done
 
 # --- 3. evaluation -------------------------------------------------------------

@@ -95,7 +95,8 @@ for n in NS:
         s, d, a = med(f"{case}-stoa-{n}"), med(f"{case}-ansible-{n}"), med(f"{case}-ansible-pipe-{n}")
         rd, ra = ratio(d, s), ratio(a, s)
         p(f"| {n} | {label} | {cell(f'{case}-stoa-{n}')} | {cell(f'{case}-ansible-{n}')} | "
-          f"{cell(f'{case}-ansible-pipe-{n}')} | {rd:.1f}x | **{ra:.1f}x** |" if s and d and a else f"| {n} | {label} | – | – | – | – | – |")
+          f"{cell(f'{case}-ansible-pipe-{n}')} | {rd:.1f}x | **{ra:.1f}x** |" if s and d and a
+          else f"| {n} | {label} | {cell(f'{case}-stoa-{n}')} | – | – | – | – |")
         goal = {"10": 10, "100": 50}.get(n)
         if goal and ra is not None:
             targets.append((f"{label}, N = {n}: Ansible (pipelining, warm) / stoa ≥ {goal}", f"{ra:.1f}x", ra >= goal))

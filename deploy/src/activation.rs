@@ -248,7 +248,8 @@ fn revert(
             };
             if let Some(w) = find("reverted") {
                 match w.get(2).map(String::as_str) {
-                    Some("-") | None => "no previous generation: `system` was removed, installed files left as they are".to_owned(),
+                    Some("-") | None if find("undone").is_some() => "no previous generation: the node was put back as it was (files restored, containers it created destroyed)".to_owned(),
+                    Some("-") | None => "no previous generation: `system` was removed, installed files left as they are (this closure's activate cannot undo)".to_owned(),
                     Some(from) if w.get(3).map(String::as_str) == Some("deployer") => format!("returned to generation {from}"),
                     Some(from) => format!("returned to generation {from} (by {})", w.get(3).map_or("?", String::as_str)),
                 }

@@ -1,6 +1,6 @@
 //! Test harness: one real OpenSSH `sshd` per test node on a free 127.0.0.1 port, with its
 //! own host key, authorized key, root directory, and recording test doubles for `pct`,
-//! `docker` and `ifreload` on its PATH.
+//! `docker`, `ifup` and `ifreload` on its PATH.
 //!
 //! Shared by `deploy/` crate tests (through `#[path]`) and the end-to-end tests in
 //! `tests/`. Needs `sshd` (`apt-get install -y openssh-server`), `ssh-keygen`, `unshare`
@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The commands a Proxmox node has and this machine lacks.
-pub const DOUBLES: [&str; 3] = ["pct", "docker", "ifreload"];
+/// The commands a Proxmox node has and this machine lacks (or must not run: `ifup` takes
+/// a machine-wide lock, so parallel tests would fail each other's network check).
+pub const DOUBLES: [&str; 4] = ["pct", "docker", "ifup", "ifreload"];
 
 /// Inside each node's mount namespace its root is also mounted here, so that one
 /// `--node-root` serves several nodes (`switch --all`) while each keeps its own files.
@@ -69,17 +70,68 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The `pct` double (after the recording and failing lines of every double): containers
+/// are `<root>/etc/pve/lxc/<vmid>.conf` (`create` writes one, `destroy` removes it) and a
+/// root folder `<root>/ct/<vmid>/` that `push`, `pull` and `exec` act on. `exec` runs
+/// `sh -c SCRIPT NAME ARG…` and `mkdir`, `mv`, `rm`, `chmod`, `test`, `docker` for real,
+/// with every argument that is an absolute path mapped into the container's root (the
+/// scripts `activate` sends take their paths as arguments); anything else is only recorded.
+const PCT: &str = r#"cmd=${1:-}; vmid=${2:-}
+ct='@ROOT@/ct/'$vmid
+conf='@ROOT@/etc/pve/lxc/'$vmid.conf
+case $cmd in
+  create)
+    if [ -e "$conf" ]; then echo "pct: container $vmid already exists" >&2; exit 2; fi
+    mkdir -p "${conf%/*}" "$ct" && printf 'arch: amd64\n' > "$conf" ;;
+  destroy)
+    if [ ! -e "$conf" ]; then echo "pct: no container $vmid" >&2; exit 2; fi
+    rm -rf "$ct" && rm -f "$conf" ;;
+  status)
+    if [ ! -e "$conf" ]; then echo "pct: no container $vmid" >&2; exit 2; fi
+    echo "status: running" ;;
+  push)
+    src=$3; dst=$ct$4; shift 4
+    if [ ! -d "${dst%/*}" ]; then echo "pct push: no folder ${dst%/*}" >&2; exit 2; fi
+    cp -- "$src" "$dst" || exit 2
+    while [ $# -gt 1 ]; do
+      case $1 in --perms) chmod "$2" "$dst" ;; --user) chown "$2" "$dst" ;; --group) chgrp "$2" "$dst" ;; esac || exit 2
+      shift 2
+    done ;;
+  pull) cp -- "$ct$3" "$4" || exit 2 ;;
+  exec)
+    shift 3
+    if [ ! -d "$ct" ]; then echo "pct exec: no container $vmid" >&2; exit 2; fi
+    case ${1:-} in
+      sh) [ "$2" = -c ] || exit 0; s=$3; n=$4; shift 4 ;;
+      mkdir | mv | rm | chmod | test | docker) s='exec "$0" "$@"'; n=$1; shift ;;
+      *) exit 0 ;;
+    esac
+    for a in "$@"; do
+      shift
+      case $a in /*) set -- "$@" "$ct$a" ;; *) set -- "$@" "$a" ;; esac
+    done
+    exec sh -c "$s" "$n" "$@" ;;
+esac
+exit 0
+"#;
+
 /// Writes the recording doubles into `bin`: each appends `name args…` to
 /// `<root>/calls.log` and fails when `<root>/fail-<name>` exists, or once when
-/// `<root>/fail-<name>-once` exists (which it then deletes).
+/// `<root>/fail-<name>-once` exists (which it then deletes); `pct` then acts as [`PCT`]
+/// says.
 pub fn write_doubles(bin: &Path, root: &Path) {
     std::fs::create_dir_all(bin).unwrap();
     for name in DOUBLES {
-        let script = format!(
+        let mut script = format!(
             "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{root}/calls.log'\nif [ -e '{root}/fail-{name}' ]; then echo '{name}: told to fail' >&2; exit 1; fi\n\
-             if [ -e '{root}/fail-{name}-once' ]; then rm -f '{root}/fail-{name}-once'; echo '{name}: told to fail once' >&2; exit 1; fi\nexit 0\n",
+             if [ -e '{root}/fail-{name}-once' ]; then rm -f '{root}/fail-{name}-once'; echo '{name}: told to fail once' >&2; exit 1; fi\n",
             root = root.display()
         );
+        if name == "pct" {
+            script.push_str(&PCT.replace("@ROOT@", &root.display().to_string()));
+        } else {
+            script.push_str("exit 0\n");
+        }
         let path = bin.join(name);
         std::fs::write(&path, script).unwrap();
         run(Command::new("chmod").arg("755").arg(&path));

@@ -239,12 +239,24 @@ pub fn activate(host: &str, entries: &[Entry]) -> String {
             (Placement::ContainerFile { vmid, path }, _) => {
                 let mut block = guard;
                 block += &format!(
-                    "  ct_file {k} {sp} {vmid} {} {:04o}\n",
+                    "  ct_file {k} {sp} {vmid} {} {:04o}",
                     sh_quote(path.as_str()),
                     a.mode
                 );
-                for act in &a.apply {
+                // The first compose project of the file's own container comes
+                // up in the same `pct exec` that puts the file in place.
+                let merged = a.apply.iter().position(
+                    |act| matches!(act, ApplyAction::ComposeUp { vmid: v, .. } if v == vmid),
+                );
+                if let Some(ApplyAction::ComposeUp { project, file, .. }) =
+                    merged.and_then(|i| a.apply.get(i))
+                {
+                    block += &format!(" {} {}", sh_quote(project), sh_quote(file.as_str()));
+                }
+                block += "\n";
+                for (i, act) in a.apply.iter().enumerate() {
                     match act {
+                        ApplyAction::ComposeUp { .. } if Some(i) == merged => {}
                         ApplyAction::ComposeUp {
                             vmid,
                             project,

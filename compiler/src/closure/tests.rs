@@ -2,7 +2,10 @@
 //! node root, with a `pct` double that keeps container files under
 //! `<root>/ct/<vmid>/`: templates are filled from the generation's secrets
 //! folder, changes are detected by keyed digest, and no value leaks into the
-//! activation's output or into any argument vector.
+//! activation's output or into any argument vector; a container file takes
+//! one `pct push` and one `pct exec` (with its compose project's `up`); only
+//! changed artifacts are installed and gone ones removed; `undo` of a first
+//! activation puts back what it replaced.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
@@ -16,21 +19,32 @@ use crate::render::{ApplyAction, Artifact, Placement};
 use crate::secrets::{Form, SecretName, Template};
 
 const PCT: &str = r#"#!/bin/sh
-# pct double: logs every call; push/exec act on <root>/ct/<vmid>.
+# pct double: logs every call; push/pull/exec act on <root>/ct/<vmid>, with
+# the absolute paths among exec's arguments mapped there (`sh -c SCRIPT NAME
+# ARG...` runs the script so).
 printf '%s\n' "pct $*" >> "$TEST_ROOT/calls.log"
 cmd=$1; vmid=$2; shift 2
 ct=$TEST_ROOT/ct/$vmid
 case $cmd in
-  push) mkdir -p "$ct$(dirname "$2")"; cp "$1" "$ct$2"; chmod "$4" "$ct$2" ;;
+  push) mkdir -p "$ct"; [ -d "$ct$(dirname "$2")" ] || exit 2; cp "$1" "$ct$2"; chmod "$4" "$ct$2" ;;
+  pull) cp "$ct$1" "$2" ;;
   exec) shift
     case $1 in
-      mkdir) mkdir -p "$ct$3" ;;
-      chmod) chmod "$2" "$ct$3" ;;
-      mv) mv -f "$ct$3" "$ct$4" ;;
-      rm) rm -f "$ct$3" ;;
-      *) : ;;
-    esac ;;
+      sh) s=$3; n=$4; shift 4 ;;
+      mkdir | mv | rm | chmod | docker) s='exec "$0" "$@"'; n=$1; shift ;;
+      *) exit 0 ;;
+    esac
+    for a in "$@"; do
+      shift
+      case $a in /*) set -- "$@" "$ct$a" ;; *) set -- "$@" "$a" ;; esac
+    done
+    mkdir -p "$ct"
+    exec sh -c "$s" "$n" "$@" ;;
 esac
+"#;
+
+const DOCKER: &str = r#"#!/bin/sh
+printf '%s\n' "docker $*" >> "$TEST_ROOT/calls.log"
 "#;
 
 struct Node {
@@ -43,9 +57,11 @@ impl Node {
         for d in ["store", "root", "bin", "secrets"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
-        let pct = dir.path().join("bin/pct");
-        std::fs::write(&pct, PCT).unwrap();
-        std::fs::set_permissions(&pct, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (name, script) in [("pct", PCT), ("docker", DOCKER)] {
+            let f = dir.path().join("bin").join(name);
+            std::fs::write(&f, script).unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         Node { dir }
     }
     fn p(&self, rel: &str) -> PathBuf {
@@ -98,22 +114,39 @@ impl Node {
         sec: &Path,
         sec_prev: Option<&Path>,
     ) -> (bool, String) {
-        let _ = std::fs::remove_file(self.p("root/calls.log"));
         let mut c = Command::new(closure.join("activate"));
         c.arg("switch");
         if let Some(p) = prev {
             c.arg(p);
         }
+        c.env("STOA_SECRETS", sec).env(
+            "STOA_SECRETS_PREV",
+            sec_prev.map(|p| p.to_path_buf()).unwrap_or_default(),
+        );
+        self.run(c)
+    }
+
+    /// `activate ARGS…` of `closure` (no secrets).
+    fn activate_with(&self, closure: &Path, args: &[&Path]) -> (bool, String) {
+        let mut c = Command::new(closure.join("activate"));
+        c.args(args);
+        self.run(c)
+    }
+
+    /// `activate switch` of `closure` recording what it replaces in `backup`.
+    fn activate_backup(&self, closure: &Path, backup: &Path) -> (bool, String) {
+        let mut c = Command::new(closure.join("activate"));
+        c.arg("switch").env("STOA_BACKUP", backup);
+        self.run(c)
+    }
+
+    fn run(&self, mut c: Command) -> (bool, String) {
+        let _ = std::fs::remove_file(self.p("root/calls.log"));
         let out = c
             .env("PATH", format!("{}:/usr/bin:/bin", self.p("bin").display()))
             .env("TEST_ROOT", self.p("root"))
             .env("STOA_ROOT", self.p("root"))
             .env("STOA_STORE", self.p("store"))
-            .env("STOA_SECRETS", sec)
-            .env(
-                "STOA_SECRETS_PREV",
-                sec_prev.map(|p| p.to_path_buf()).unwrap_or_default(),
-            )
             .output()
             .unwrap();
         let log = format!(
@@ -137,6 +170,12 @@ impl Node {
             std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
         )
     }
+}
+
+/// How many times the double `docker` ran `docker compose -p PROJECT`.
+fn ups(calls: &str, project: &str) -> usize {
+    let call = format!("docker compose -p {project} ");
+    calls.lines().filter(|l| l.starts_with(&call)).count()
 }
 
 fn n(s: &str) -> SecretName {
@@ -257,7 +296,7 @@ fn templates_are_filled_refilled_on_rotation_and_rolled_back() {
     assert_eq!(dir_mode & 0o777, 0o700);
     let calls = node.calls();
     no_values(&calls);
-    assert_eq!(calls.matches("docker compose -p web").count(), 1, "{calls}");
+    assert_eq!(ups(&calls, "web"), 1, "{calls}");
     assert!(
         !node.p("secrets/.work").read_dir().unwrap().any(|_| true),
         "no filled file left behind"
@@ -293,7 +332,7 @@ fn templates_are_filled_refilled_on_rotation_and_rolled_back() {
         format!("user = \"app\"\npassword = \"{TWO}\"\n")
     );
     let calls = node.calls();
-    assert_eq!(calls.matches("docker compose -p web").count(), 1, "{calls}");
+    assert_eq!(ups(&calls, "web"), 1, "{calls}");
 
     // Nothing changed: nothing runs.
     let s3 = node.secrets(
@@ -348,4 +387,354 @@ fn a_missing_secret_fails_the_activation() {
         "{log}"
     );
     assert!(!node.p("root/etc/app/app.conf").exists());
+}
+
+fn host_file(path: &str, text: &str, apply: Vec<ApplyAction>) -> Artifact {
+    Artifact {
+        placement: Placement::HostFile {
+            path: AbsPath::new(path).unwrap(),
+        },
+        name: format!("file{}", path.replace('/', "-")),
+        bytes: text.as_bytes().to_vec(),
+        fill: None,
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+        apply,
+    }
+}
+
+/// `/opt/stoa/compose/<project>/compose.yaml` in container `vmid`, brought up.
+fn compose_file(vmid: i64, project: &str, text: &str) -> Artifact {
+    let vmid = Vmid::new(vmid).unwrap();
+    let file = AbsPath::new(&format!("/opt/stoa/compose/{project}/compose.yaml")).unwrap();
+    Artifact {
+        placement: Placement::ContainerFile {
+            vmid,
+            path: file.clone(),
+        },
+        name: format!("compose-{vmid}-{project}.yaml"),
+        bytes: text.as_bytes().to_vec(),
+        fill: None,
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+        apply: vec![ApplyAction::ComposeUp {
+            vmid,
+            project: project.into(),
+            file,
+        }],
+    }
+}
+
+fn pct_calls(calls: &str, vmid: u32) -> Vec<String> {
+    let words = format!(" {vmid} ");
+    calls
+        .lines()
+        .filter(|l| l.starts_with("pct ") && l.contains(&words))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_compose_file_takes_one_push_and_one_exec_that_also_brings_it_up() {
+    let node = Node::new();
+    let c1 = node.closure(
+        "c1-web1-system",
+        &[
+            compose_file(201, "web", "name: web\n"),
+            compose_file(202, "db", "name: db\n"),
+        ],
+    );
+    let (ok, log) = node.activate_with(&c1, &[Path::new("switch")]);
+    assert!(ok, "{log}");
+    let calls = node.calls();
+    for (vmid, project) in [(201, "web"), (202, "db")] {
+        let pct = pct_calls(&calls, vmid);
+        assert_eq!(pct.len(), 2, "{calls}");
+        assert!(
+            pct[0].starts_with(&format!("pct push {vmid} "))
+                && pct[0].ends_with(" /.stoa-push.tmp --perms 0644"),
+            "{calls}"
+        );
+        assert!(
+            pct[1].starts_with(&format!("pct exec {vmid} -- sh -c ")),
+            "{calls}"
+        );
+        assert_eq!(ups(&calls, project), 1, "{calls}");
+        let (text, mode) = node.read(&format!(
+            "ct/{vmid}/opt/stoa/compose/{project}/compose.yaml"
+        ));
+        assert_eq!(text, format!("name: {project}\n"));
+        assert_eq!(mode, 0o644);
+        // Nothing left behind: neither the pushed temporary nor the one beside the file.
+        assert!(!node.p(&format!("root/ct/{vmid}/.stoa-push.tmp")).exists());
+        assert!(!node
+            .p(&format!(
+                "root/ct/{vmid}/opt/stoa/compose/{project}/compose.yaml.tmp.stoa"
+            ))
+            .exists());
+    }
+    assert!(
+        log.contains(
+            &"stoa: step apply ct:201:/opt/stoa/compose/web/compose.yaml compose-up".to_string()
+        ),
+        "{log}"
+    );
+
+    // `dry` shows the same plan and changes nothing.
+    let c2 = node.closure(
+        "c2-web1-system",
+        &[
+            compose_file(201, "web", "name: web2\n"),
+            compose_file(202, "db", "name: db\n"),
+        ],
+    );
+    let (ok, log) = node.activate_with(&c2, &[Path::new("dry"), &c1]);
+    assert!(ok, "{log}");
+    assert_eq!(node.calls(), "");
+    assert!(log.contains("stoa: would run pct push 201 "), "{log}");
+    assert!(log.contains("stoa: would run pct exec 201 -- docker compose -p web -f /opt/stoa/compose/web/compose.yaml up -d --remove-orphans --wait"), "{log}");
+    assert!(!log.contains("pct push 202"), "{log}");
+
+    // Only the changed file: one push, one exec, one `up`.
+    let (ok, log) = node.activate_with(&c2, &[Path::new("switch"), &c1]);
+    assert!(ok, "{log}");
+    let calls = node.calls();
+    assert_eq!(pct_calls(&calls, 201).len(), 2, "{calls}");
+    assert!(pct_calls(&calls, 202).is_empty(), "{calls}");
+    assert_eq!(ups(&calls, "web"), 1, "{calls}");
+    assert_eq!(
+        node.read("ct/201/opt/stoa/compose/web/compose.yaml").0,
+        "name: web2\n"
+    );
+}
+
+#[test]
+fn a_failing_compose_up_names_its_step_and_a_failing_install_its_own() {
+    let node = Node::new();
+    let c1 = node.closure("c1-web1-system", &[compose_file(201, "web", "name: web\n")]);
+    std::fs::write(node.p("bin/docker"), "#!/bin/sh\nexit 1\n").unwrap();
+    let (ok, log) = node.activate_with(&c1, &[Path::new("switch")]);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("stoa: failed apply ct:201:/opt/stoa/compose/web/compose.yaml compose-up"),
+        "{log}"
+    );
+    // The file is in place all the same (the rename came first).
+    assert_eq!(
+        node.read("ct/201/opt/stoa/compose/web/compose.yaml").0,
+        "name: web\n"
+    );
+    // A folder that cannot be made: the install fails, the project does not come up.
+    std::fs::write(node.p("root/ct/201/opt/stoa/compose/db"), "in the way").unwrap();
+    let c2 = node.closure("c2-web1-system", &[compose_file(201, "db", "name: db\n")]);
+    std::fs::write(node.p("bin/docker"), DOCKER).unwrap();
+    let (ok, log) = node.activate_with(&c2, &[Path::new("switch")]);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("stoa: failed install ct:201:/opt/stoa/compose/db/compose.yaml"),
+        "{log}"
+    );
+    assert_eq!(ups(&node.calls(), "db"), 0);
+    assert!(!node.p("root/ct/201/.stoa-push.tmp").exists());
+}
+
+#[test]
+fn with_a_previous_closure_only_changed_artifacts_are_installed_and_gone_ones_removed() {
+    let node = Node::new();
+    let mk = |texts: &[(&str, &str)]| -> Vec<Artifact> {
+        texts
+            .iter()
+            .map(|(p, t)| host_file(p, t, Vec::new()))
+            .collect()
+    };
+    let c1 = node.closure(
+        "c1-web1-system",
+        &mk(&[("/etc/a", "a\n"), ("/etc/b", "b\n"), ("/etc/c", "c\n")]),
+    );
+    let (ok, log) = node.activate_with(&c1, &[Path::new("switch")]);
+    assert!(ok, "{log}");
+    let c2 = node.closure(
+        "c2-web1-system",
+        &mk(&[("/etc/a", "a\n"), ("/etc/b", "b2\n"), ("/etc/d", "d\n")]),
+    );
+    std::fs::write(node.p("root/etc/a"), "touched\n").unwrap();
+    let (ok, log) = node.activate_with(&c2, &[Path::new("switch"), &c1]);
+    assert!(ok, "{log}");
+    assert!(log.contains("stoa: changed host:/etc/b\n"), "{log}");
+    assert!(log.contains("stoa: changed host:/etc/d\n"), "{log}");
+    assert!(!log.contains("changed host:/etc/a"), "{log}");
+    assert!(log.contains("stoa: removed host:/etc/c\n"), "{log}");
+    assert_eq!(
+        node.read("etc/a").0,
+        "touched\n",
+        "an unchanged artifact is not touched"
+    );
+    assert_eq!(node.read("etc/b").0, "b2\n");
+    assert_eq!(node.read("etc/d").0, "d\n");
+    assert!(!node.p("root/etc/c").exists());
+    // Rolling back: the roles swapped.
+    let (ok, log) = node.activate_with(&c1, &[Path::new("switch"), &c2]);
+    assert!(ok, "{log}");
+    assert!(log.contains("stoa: removed host:/etc/d\n"), "{log}");
+    assert_eq!(node.read("etc/b").0, "b\n");
+    assert_eq!(node.read("etc/c").0, "c\n");
+    assert!(!node.p("root/etc/d").exists());
+}
+
+/// Every file below `root/` (but the doubles' log) with its bytes and mode, and every
+/// folder.
+fn tree(node: &Node) -> Vec<(String, Option<Vec<u8>>, u32)> {
+    let mut out = Vec::new();
+    let mut stack = vec![node.p("root")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            let rel = path
+                .strip_prefix(node.p("root"))
+                .unwrap()
+                .display()
+                .to_string();
+            if rel == "calls.log" {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                stack.push(path);
+                out.push((rel, None, mode));
+            } else {
+                out.push((rel, Some(std::fs::read(&path).unwrap()), mode));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn undo_puts_back_what_a_failed_first_activation_replaced() {
+    let node = Node::new();
+    // The node before stoa: a motd of its own (0600), container 101 running project
+    // `web` from a compose file of its own.
+    std::fs::create_dir_all(node.p("root/etc")).unwrap();
+    std::fs::write(node.p("root/etc/motd"), "theirs\n").unwrap();
+    std::fs::set_permissions(
+        node.p("root/etc/motd"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("motd", node.p("root/etc/issue")).unwrap();
+    std::fs::create_dir_all(node.p("root/ct/101/opt/stoa/compose/web")).unwrap();
+    std::fs::write(
+        node.p("root/ct/101/opt/stoa/compose/web/compose.yaml"),
+        "theirs: 1\n",
+    )
+    .unwrap();
+    // Container 102 exists too, with nothing of stoa's yet.
+    std::fs::create_dir_all(node.p("root/ct/102/opt")).unwrap();
+    let before = tree(&node);
+    let c1 = node.closure(
+        "c1-web1-system",
+        &[
+            compose_file(101, "web", "name: web\n"),
+            compose_file(101, "db", "name: db\n"),
+            compose_file(102, "extra", "name: extra\n"),
+            host_file("/etc/motd", "ours\n", Vec::new()),
+            host_file("/etc/issue", "ours\n", Vec::new()),
+            host_file("/etc/app/deep/app.conf", "x = 1\n", Vec::new()),
+            host_file(
+                "/etc/zz",
+                "last\n",
+                vec![ApplyAction::Command {
+                    argv: vec!["false".into()],
+                }],
+            ),
+        ],
+    );
+    let backup = node.p("backup");
+    let (ok, log) = node.activate_backup(&c1, &backup);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("stoa: failed apply host:/etc/zz command"),
+        "{log}"
+    );
+    assert_eq!(node.read("etc/motd").0, "ours\n");
+    assert_eq!(
+        node.read("ct/101/opt/stoa/compose/web/compose.yaml").0,
+        "name: web\n"
+    );
+    let calls = node.calls();
+    // The container existed: its files were looked at and the one that existed pulled.
+    assert!(
+        calls.contains("pct pull 101 /opt/stoa/compose/web/compose.yaml "),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("pct pull 101 /opt/stoa/compose/db/compose.yaml"),
+        "{calls}"
+    );
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+
+    // (as if a push had gone through and the `pct exec` after it had not run)
+    std::fs::write(node.p("root/ct/102/.stoa-push.tmp"), "pushed").unwrap();
+    let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &backup]);
+    assert!(ok, "{log}");
+    assert!(log.contains("stoa: undone"), "{log}");
+    assert_eq!(tree(&node), before, "{log}");
+    let calls = node.calls();
+    // `db` did not exist: down; `web` did: up again, with its own file.
+    assert_eq!(
+        calls
+            .lines()
+            .filter(|l| l.starts_with("docker compose -p db ") && l.ends_with(" down"))
+            .count(),
+        1,
+        "{calls}"
+    );
+    assert_eq!(ups(&calls, "web"), 1, "{calls}");
+    assert!(
+        calls
+            .lines()
+            .any(|l| l.starts_with("docker compose -p web ") && l.contains(" up ")),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("pct push 101 ") && calls.contains("--perms 644 --user 0 --group 0"),
+        "{calls}"
+    );
+
+    // Undoing again changes nothing more (the node's revert may be retried).
+    let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &backup]);
+    assert!(ok, "{log}");
+    assert_eq!(tree(&node), before);
+
+    // And a later activation still works.
+    let (ok, log) = node.activate_with(
+        &node.closure(
+            "c2-web1-system",
+            &[host_file("/etc/motd", "ours\n", Vec::new())],
+        ),
+        &[Path::new("switch")],
+    );
+    assert!(ok, "{log}");
+    assert_eq!(node.read("etc/motd"), ("ours\n".to_owned(), 0o644));
+}
+
+#[test]
+fn undo_with_an_empty_or_missing_backup_changes_nothing() {
+    let node = Node::new();
+    let c1 = node.closure(
+        "c1-web1-system",
+        &[host_file("/etc/motd", "ours\n", Vec::new())],
+    );
+    let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &node.p("nowhere")]);
+    assert!(ok, "{log}");
+    assert!(log.contains("nothing to undo"), "{log}");
+    let (ok, _) = node.activate_with(&c1, &[Path::new("undo")]);
+    assert!(!ok, "undo needs a folder");
 }

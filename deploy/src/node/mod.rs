@@ -167,6 +167,108 @@ mod tests {
         assert!(out.status.success());
     }
 
+    /// Runs `receive` on a node root in a temp dir with `tar` as stdin.
+    fn receive(root: &std::path::Path, id: &str, paths: &[&str], tar: &[u8]) -> (bool, String) {
+        use std::io::Write;
+        let v = argv(Op::Receive, &root.display().to_string(), &{
+            let mut a = vec![id];
+            a.extend(paths);
+            a
+        });
+        let mut child = std::process::Command::new(&v[0])
+            .args(&v[1..])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(tar).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    fn transfer(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut tar = crate::tar::TarWriter::new();
+        let mut sums = String::new();
+        for (path, text) in files {
+            if let Some((dir, _)) = path.split_once('/') {
+                tar.dir(dir);
+            }
+            tar.file(path, text.as_bytes(), false);
+            sums.push_str(&format!(
+                "{}  {path}\n",
+                stoa_store::sha256_hex(text.as_bytes())
+            ));
+        }
+        tar.file("SHA256SUMS", sums.as_bytes(), false);
+        tar.finish()
+    }
+
+    #[test]
+    fn receive_moves_the_new_paths_read_only_and_leaves_present_ones_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let store = root.path().join("var/lib/stoa/store");
+        std::fs::create_dir_all(store.join("aaa-present")).unwrap();
+        std::fs::write(store.join("aaa-present/f"), "old").unwrap();
+        let tar = transfer(&[
+            ("aaa-present/f", "new"),
+            ("bbb-dir/f", "one"),
+            ("bbb-dir/g", "two"),
+            ("ccc-file", "three"),
+        ]);
+        let paths = ["aaa-present", "bbb-dir", "ccc-file"];
+        let (ok, log) = receive(root.path(), "t1", &paths, &tar);
+        assert!(ok, "{log}");
+        assert!(log.contains("stoa: received 3"), "{log}");
+        assert_eq!(
+            std::fs::read_to_string(store.join("aaa-present/f")).unwrap(),
+            "old"
+        );
+        assert_eq!(
+            std::fs::read_to_string(store.join("bbb-dir/g")).unwrap(),
+            "two"
+        );
+        assert_eq!(
+            std::fs::read_to_string(store.join("ccc-file")).unwrap(),
+            "three"
+        );
+        for p in ["bbb-dir", "bbb-dir/f", "ccc-file"] {
+            let mode = std::fs::metadata(store.join(p))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o222, 0, "{p} is read-only");
+        }
+        let left: Vec<_> = std::fs::read_dir(&store)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 3, "no staging folder left: {left:?}");
+        // Again: everything is present; nothing changes.
+        let (ok, log) = receive(root.path(), "t2", &paths, &tar);
+        assert!(ok, "{log}");
+        assert_eq!(
+            std::fs::read_to_string(store.join("ccc-file")).unwrap(),
+            "three"
+        );
+        // A path the archive lacks fails the transfer.
+        let (ok, log) = receive(root.path(), "t3", &["ddd-missing"], &tar);
+        assert!(
+            !ok && log.contains("ddd-missing missing from the archive"),
+            "{log}"
+        );
+        assert!(!store.join("ddd-missing").exists());
+    }
+
     #[test]
     fn failed_step_is_the_last_failed_line() {
         let log: Vec<String> = [

@@ -30,13 +30,14 @@ flip_to() {
   ln -s "system-$1-link" "$P/.system.tmp.$$"
   mv -T "$P/.system.tmp.$$" "$P/system"
 }
+# With BK set (a first activation), activate saves what it replaces there (STOA_BACKUP).
 run_activate() { # MODE CLOSURE PREV_CLOSURE LOG [SECRETS_DIR [PREV_SECRETS_DIR]]
   if [ -n "$3" ]; then
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
-      "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
+      STOA_BACKUP="${BK:-}" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
   else
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
-      "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
+      STOA_BACKUP="${BK:-}" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
   fi
 }
 # secrets_dir GEN: the secrets folder of a generation (empty for none).
@@ -61,6 +62,8 @@ secrets_for() {
 }
 step_lock() { exec 8>>"$S/lock.step"; flock 8; }
 pending_is() { [ -d "$D" ] && [ "$(cat "$D/id" 2>/dev/null)" = "$1" ]; }
+# Reverts the pending activation: back to `from` by activating it with `to` as PREVIOUS;
+# with no `from` (a first activation), `activate undo` of what it saved in pending/backup.
 revert_pending() {
   from=$(cat "$D/from"); to=$(cat "$D/to")
   flip_to "$from"
@@ -69,6 +72,12 @@ revert_pending() {
       "$(secrets_dir "$from")" "$(secrets_dir "$to")"; then
       say "revert-failed $to $from"; cat "$D/revert.log"; return 1
     fi
+  elif [ -e "$D/started" ] && [ -f "$D/backup/index" ]; then
+    if ! STOA_ROOT="${R:-/}" STOA_STORE="$ST" "$ST/$(closure_of "$to")/activate" undo "$D/backup" \
+      >"$D/revert.log" 2>&1 8>&- 9>&-; then
+      say "revert-failed $to -"; cat "$D/revert.log"; return 1
+    fi
+    say "undone $to"
   fi
   if [ -e "$D/kind-new" ]; then : > "$P/system-$to.reverted"; fi
   : > "$D/done"
@@ -126,7 +135,10 @@ cat >/dev/null
 "#;
 
 /// `receive ID PATH…` with a tar on stdin: unpacks into `.staging-ID`, checks
-/// `SHA256SUMS`, renames each `PATH` into the store and makes it read-only.
+/// `SHA256SUMS`, moves the `PATH`s the store lacks into it (each by one rename) and makes
+/// them read-only: a constant number of processes, however many paths. (The session holds
+/// the node lock, so no path appears in the store meanwhile; one already there stays as it
+/// is, and its copy goes with the staging folder.)
 pub const RECEIVE: &str = r#"ID=$1; shift
 T="$ST/.staging-$ID"
 rm -rf "$T"; mkdir -p "$T"
@@ -134,12 +146,19 @@ tar -x --no-same-owner -f - -C "$T"
 if ! (cd "$T" && sha256sum --quiet --strict -c SHA256SUMS >&2); then
   chmod -R u+w "$T"; rm -rf "$T"; die "transfer: sha256 mismatch"
 fi
+n=$#
 for p in "$@"; do
+  shift
+  case $p in ''|.*|*/*) die "transfer: bad store path name $p";; esac
   [ -e "$T/$p" ] || die "transfer: $p missing from the archive"
-  if [ ! -e "$ST/$p" ]; then mv -T "$T/$p" "$ST/$p"; chmod -R a-w "$ST/$p"; fi
+  [ -e "$ST/$p" ] || set -- "$@" "$p"
 done
+if [ $# -gt 0 ]; then
+  cd "$T"; mv -t "$ST" -- "$@"
+  cd "$ST"; chmod -R a-w -- "$@"; cd /
+fi
 chmod -R u+w "$T"; rm -rf "$T"
-say "received $#"
+say "received $n"
 "#;
 
 /// `secrets ID` with a tar on stdin: the secret values that changed (one file per name,
@@ -226,6 +245,8 @@ trap '' HUP PIPE
 from=$(cat "$D/from"); to=$(cat "$D/to")
 new=$(closure_of "$to"); prev=""
 if [ -n "$from" ] && [ ! -e "$S/dirty" ]; then prev=$(closure_of "$from"); fi
+# A first activation saves what it replaces, for `revert_pending` to put back.
+BK=""; if [ -z "$from" ]; then BK="$D/backup"; fi
 : > "$D/started"
 sp=""; if [ -n "$prev" ]; then sp=$(secrets_dir "$from"); fi
 if run_activate switch "$new" "$prev" "$D/activate.log" "$(secrets_dir "$to")" "$sp"; then rc=0; else rc=$?; fi
