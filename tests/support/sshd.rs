@@ -1,6 +1,6 @@
 //! Test harness: one real OpenSSH `sshd` per test node on a free 127.0.0.1 port, with its
 //! own host key, authorized key, root directory, and recording test doubles for `pct`,
-//! `docker`, `ifup` and `ifreload` on its PATH.
+//! `docker` and `ifreload` on its PATH.
 //!
 //! Shared by `deploy/` crate tests (through `#[path]`) and the end-to-end tests in
 //! `tests/`. Needs `sshd` (`apt-get install -y openssh-server`), `ssh-keygen`, `unshare`
@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The commands a Proxmox node has and this machine lacks (or must not run: `ifup` takes
-/// a machine-wide lock, so parallel tests would fail each other's network check).
-pub const DOUBLES: [&str; 4] = ["pct", "docker", "ifup", "ifreload"];
+/// The commands a Proxmox node has and this machine lacks. `ifup` (ifupdown2) is the real
+/// one: its lock, `/run/network/.lock`, is private to each node's mount namespace, so that
+/// tests running at once do not fail each other's network check.
+pub const DOUBLES: [&str; 3] = ["pct", "docker", "ifreload"];
 
 /// Inside each node's mount namespace its root is also mounted here, so that one
 /// `--node-root` serves several nodes (`switch --all`) while each keeps its own files.
@@ -187,9 +188,11 @@ impl TestNode {
             let config_path = d.join("sshd_config");
             std::fs::write(&config_path, config).unwrap();
             let script = format!(
-                "mount --bind '{empty}' /root/.bashrc 2>/dev/null; mkdir -p {shared} && mount --bind '{root}' {shared} && \
+                "mount --bind '{empty}' /root/.bashrc 2>/dev/null; mkdir -p {shared} /run/network '{run}' && \
+                 mount --bind '{run}' /run/network && mount --bind '{root}' {shared} && \
                  exec /usr/sbin/sshd -D -e -f '{config}'",
                 empty = d.join("empty").display(),
+                run = d.join("run-network").display(),
                 shared = SHARED_ROOT,
                 root = root.display(),
                 config = config_path.display()
