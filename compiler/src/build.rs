@@ -578,6 +578,10 @@ fn evaluate(req: &Request, hosts: &[(String, String)]) -> Vec<Evaluated> {
         return Vec::new();
     }
     let files: Vec<String> = hosts.iter().map(|(_, f)| f.clone()).collect();
+    // One writer at a time: creating files in one directory serializes in
+    // the kernel anyway, where a waiting thread spins on the directory's
+    // lock (a lot, when creating is slow); here it sleeps.
+    let writing = std::sync::Mutex::new(());
     req.evaluator
         .eval_hosts_with(&files, req.jobs, |i, mut ev| {
             let host = hosts.get(i).map(|(h, _)| h.as_str()).unwrap_or_default();
@@ -599,8 +603,9 @@ fn evaluate(req: &Request, hosts: &[(String, String)]) -> Vec<Evaluated> {
             let secrets = secret_names(&config);
             let typed = HostConfig::from_json(&config);
             let mut entry = None;
-            if let Some(cache) = req.cache {
-                if let Ok(digest) = cache.store_config(host, &config) {
+            if let (Some(cache), Ok(bytes)) = (req.cache, serde_json::to_vec(&config)) {
+                let _one = writing.lock();
+                if let Ok(digest) = cache.store_config_bytes(host, &bytes) {
                     let e = cache::Entry {
                         key: cache::key(req.version, host, &ev.inputs),
                         host: host.to_string(),
@@ -773,7 +778,9 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     // Each entry as analysed, now with its toplevel: its key still
     // describes the inputs that made this closure.
     if let Some(cache) = req.cache {
-        let _ = par_map(&cached, req.jobs, |e| cache.store(e));
+        for e in &cached {
+            let _ = cache.store(e);
+        }
     }
     Ok(analysis)
 }

@@ -92,8 +92,14 @@ impl EvalCache {
     /// lacks one) and returns the blake3 hex of what it wrote.
     pub fn store_config(&self, host: &str, config: &Value) -> std::io::Result<String> {
         let bytes = serde_json::to_vec(config).map_err(std::io::Error::other)?;
-        self.write(&format!("{host}.config.json"), &bytes)?;
-        Ok(blake3::hash(&bytes).to_hex().to_string())
+        self.store_config_bytes(host, &bytes)
+    }
+
+    /// [`EvalCache::store_config`] of a configuration serialized already
+    /// (`serde_json::to_vec`).
+    pub fn store_config_bytes(&self, host: &str, bytes: &[u8]) -> std::io::Result<String> {
+        self.write(&format!("{host}.config.json"), bytes)?;
+        Ok(blake3::hash(bytes).to_hex().to_string())
     }
 
     /// Forgets the inventory stamp: the next analysis checks everything
