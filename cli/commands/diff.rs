@@ -190,9 +190,18 @@ pub enum Detail {
 pub type CompareSecrets<'a> =
     dyn Fn(&Manifest, &BTreeMap<String, String>) -> (Vec<(String, String)>, BTreeSet<String>) + 'a;
 
+/// What [`show_node_plan`] showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    /// Whether a switch would change anything.
+    pub changes: bool,
+    /// The node's generation the plan was made against.
+    pub generation: Option<u64>,
+}
+
 /// Prints the plan of switching `node` to `toplevel`: artifacts added,
 /// removed or changed against its current generation, each with the apply
-/// actions it triggers. Returns whether anything would change.
+/// actions it triggers.
 pub fn show_node_plan(
     ui: &Ui,
     store: &Store,
@@ -201,7 +210,7 @@ pub fn show_node_plan(
     t: &stoa_deploy::Timeouts,
     compare: &CompareSecrets<'_>,
     detail: Detail,
-) -> Result<bool, stoa_deploy::DeployError> {
+) -> Result<Shown, stoa_deploy::DeployError> {
     let host = &node.host;
     let np = stoa_deploy::node_plan(store, node, toplevel, t)?;
     let node_manifest = match &np.current {
@@ -248,7 +257,10 @@ pub fn show_node_plan(
             ui.out(&format!("  {name}: {row}"));
         }
     }
-    Ok(any || !changed.is_empty())
+    Ok(Shown {
+        changes: any || !changed.is_empty(),
+        generation: np.current.as_ref().map(|c| c.generation),
+    })
 }
 
 /// Prints the steps of a plan; returns whether there are any.

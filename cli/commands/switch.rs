@@ -387,6 +387,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             timeouts: timeouts(&args.node),
             failpoint,
             secrets: stoa_deploy::Secrets::new(),
+            planned_against: None,
         });
     }
     if requests.is_empty() {
@@ -417,7 +418,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         let changes = if args.json {
             requests.len()
         } else {
-            show_plans(ui, &store, &requests)?
+            show_plans(ui, &store, &mut requests)?
         };
         if changes == 0 {
             ui.status("nothing to change on any node");
@@ -448,15 +449,17 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
 /// Prints the plan of every request against its node (what `stoa diff
 /// <host>` shows, with unified diffs of changed artifacts only) and returns
 /// how many hosts would change. Every node must answer: those that do not
-/// are all reported, and nothing is switched.
+/// are all reported, and nothing is switched. Each request remembers the
+/// generation its plan was made against: a node switched by someone else
+/// before this switch locks it is left alone.
 fn show_plans(
     ui: &Ui,
     store: &stoa_store::Store,
-    requests: &[SwitchRequest],
+    requests: &mut [SwitchRequest],
 ) -> Result<usize, CliError> {
     let mut changes = 0;
     let mut failed = Vec::new();
-    for (i, r) in requests.iter().enumerate() {
+    for (i, r) in requests.iter_mut().enumerate() {
         if i > 0 {
             ui.out("");
         }
@@ -485,8 +488,10 @@ fn show_plans(
             &compare,
             Detail::Changes,
         ) {
-            Ok(true) => changes += 1,
-            Ok(false) => {}
+            Ok(shown) => {
+                changes += usize::from(shown.changes);
+                r.planned_against = Some(shown.generation);
+            }
             Err(e) => {
                 ui.status(&format!("{}: {e}", r.node.host));
                 failed.push(r.node.host.clone());

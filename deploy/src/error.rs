@@ -161,6 +161,15 @@ pub enum DeployError {
         /// What was odd.
         detail: String,
     },
+    /// The node's current generation is not the one the plan shown before the switch was
+    /// made against (someone switched it in between): nothing was sent or changed.
+    #[error("the node changed since its plan was shown (generation {now}, the plan was against {planned}); nothing was changed: look at the plan again")]
+    PlanStale {
+        /// The generation the plan was made against (`none` for no generation).
+        planned: String,
+        /// The node's generation now.
+        now: String,
+    },
     /// A generation asked for is not on the node.
     #[error("generation {0} is not on the node")]
     NoSuchGeneration(u64),

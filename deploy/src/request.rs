@@ -119,6 +119,10 @@ pub struct SwitchRequest {
     /// The secrets the closure needs (its manifest's `secrets`), decrypted, with keyed
     /// digests; only those whose digest differs from the node's are sent.
     pub secrets: Secrets,
+    /// The node's generation when the plan shown to the user was made (`Some(None)`: it
+    /// had none). If the node is at another generation once locked, the switch stops
+    /// with [`crate::DeployError::PlanStale`] before anything is sent. `None`: no check.
+    pub planned_against: Option<Option<u64>>,
 }
 
 /// `rollback [--to N]`.

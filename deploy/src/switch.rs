@@ -77,6 +77,15 @@ fn run(
         secrets_sent: Vec::new(),
         log: Vec::new(),
     };
+    if let Some(planned) = request.planned_against {
+        if planned != previous {
+            let show = |g: Option<u64>| g.map_or_else(|| "none".to_owned(), |g| g.to_string());
+            return Err(DeployError::PlanStale {
+                planned: show(planned),
+                now: show(previous),
+            });
+        }
+    }
     failpoint(session, request.failpoint, Step::Lock);
     let current = session.current.as_ref().map(|c| c.closure.as_str());
     // Secrets whose keyed digest differs from the current generation's: a closure that

@@ -480,3 +480,32 @@ fn failed_revert_blocks_until_forced_then_converges() {
     );
     assert!(!n.state().join("dirty").exists());
 }
+
+#[test]
+fn a_plan_made_against_another_generation_stops_the_switch() {
+    let (_d, store) = store();
+    let n = TestNode::new("alpha", Via::Local);
+    let c1 = closure(&store, "alpha", &[(MOTD, "one\n")], json!({}));
+    let c2 = closure(&store, "alpha", &[(MOTD, "two\n")], json!({}));
+    // The plan was shown when the node had no generation; someone switched it since.
+    stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
+    n.clear_calls();
+    let mut stale = request(&n.node, &c2);
+    stale.planned_against = Some(None);
+    let err = stoa_deploy::switch(&store, &stale, &Silent).unwrap_err();
+    assert!(
+        matches!(err, stoa_deploy::DeployError::PlanStale { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("generation 1"), "{err}");
+    assert_eq!(n.current(), Some((1, c1.to_string())));
+    assert_eq!(n.file(MOTD).as_deref(), Some("one\n"));
+    assert!(n.calls().is_empty());
+    assert!(!n.state().join("store").join(c2.to_string()).exists());
+    // A plan made against generation 1 goes through.
+    let mut fresh = request(&n.node, &c2);
+    fresh.planned_against = Some(Some(1));
+    let out = stoa_deploy::switch(&store, &fresh, &Silent).unwrap();
+    assert_eq!(out.generation, Some(2));
+    assert_eq!(n.file(MOTD).as_deref(), Some("two\n"));
+}

@@ -265,6 +265,7 @@ pub fn request(node: &Node, toplevel: &StorePath) -> SwitchRequest {
         },
         failpoint: None,
         secrets: stoa_deploy::Secrets::new(),
+        planned_against: None,
     }
 }
 
