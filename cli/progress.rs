@@ -53,18 +53,10 @@ impl Progress for Lines {
     }
 }
 
-/// The steps a switch goes through when all is well (the bar's length).
-const STEPS: [Step; 9] = [
-    Step::Connect,
-    Step::Lock,
-    Step::Transfer,
-    Step::Record,
-    Step::Arm,
-    Step::Flip,
-    Step::Activate,
-    Step::Health,
-    Step::Confirm,
-];
+/// The steps a switch goes through when all is well: every step but `revert`.
+fn forward() -> impl Iterator<Item = Step> {
+    Step::ALL.into_iter().filter(|s| *s != Step::Revert)
+}
 
 /// One bar per host, redrawn in place on a terminal; events worth keeping
 /// (sent paths, secrets, failed checks, recoveries, locks) are printed
@@ -86,7 +78,7 @@ impl Bars {
         let bars = hosts
             .iter()
             .map(|h| {
-                let bar = multi.add(ProgressBar::new(STEPS.len() as u64));
+                let bar = multi.add(ProgressBar::new(forward().count() as u64));
                 bar.set_style(style.clone());
                 bar.set_prefix(h.clone());
                 bar.set_message("waiting");
@@ -106,7 +98,7 @@ impl Progress for Bars {
         let text = describe(&event);
         match &event {
             Event::Step(step) => {
-                if let Some(i) = STEPS.iter().position(|s| s == step) {
+                if let Some(i) = forward().position(|s| s == *step) {
                     bar.set_position(i as u64);
                 }
                 bar.set_message(text);

@@ -519,10 +519,8 @@ fn undefined_secrets_are_noted_after_no_op_builds_too() {
     }
 }
 
-#[test]
-fn tag_selection_reads_the_cached_configurations() {
-    let p = project();
-    let root = p.path();
+/// Tags host `alpha` `web` and builds every host (the build's output).
+fn tag_alpha_web_and_build(root: &Path) -> Output {
     edit(
         root,
         "hosts/alpha.rhai",
@@ -531,6 +529,14 @@ fn tag_selection_reads_the_cached_configurations() {
     );
     let all = stoa(root, &["build", "--all"]);
     assert!(all.status.success(), "{}", text(&all));
+    all
+}
+
+#[test]
+fn tag_selection_reads_the_cached_configurations() {
+    let p = project();
+    let root = p.path();
+    let all = tag_alpha_web_and_build(root);
     let tops = toplevels(&all);
     for _ in 0..2 {
         let o = stoa(root, &["-v", "build", "--on", "@web"]);
@@ -566,14 +572,7 @@ fn tag_selection_reads_the_cached_configurations() {
 fn a_cached_configuration_that_changed_is_refused_once_then_evaluated_again() {
     let p = project();
     let root = p.path();
-    edit(
-        root,
-        "hosts/alpha.rhai",
-        r#"networking: #{ hostname: "alpha" },"#,
-        r#"networking: #{ hostname: "alpha" }, deployment: #{ tags: ["web"] },"#,
-    );
-    let all = stoa(root, &["build", "--all"]);
-    assert!(all.status.success(), "{}", text(&all));
+    let all = tag_alpha_web_and_build(root);
     // Another run (or a crash) left a configuration that is not the one
     // its entry describes.
     let cached = root.join(".stoa/cache/eval/alpha.config.json");

@@ -11,20 +11,6 @@ mod sshd;
 use e2e::*;
 use sshd::TestNode;
 
-const MOTD: &str = "/etc/motd";
-const CT: &str = "/etc/pve/lxc/201.conf";
-
-fn two_files<'a>(motd: &str, ct: &str, dep: &str) -> Host<'a> {
-    Host {
-        name: "alpha",
-        files: vec![
-            (MOTD, motd.to_owned(), Some(vec!["ifreload", "-a"])),
-            (CT, ct.to_owned(), Some(vec!["pct", "set", "201"])),
-        ],
-        deployment: dep.to_owned(),
-    }
-}
-
 fn switch_json(p: &Project, node: &TestNode) -> (std::process::Output, serde_json::Value) {
     let flags = node_flags(node);
     let out = p.stoa(&args(&["switch", "alpha", "--yes", "--json"], &flags));

@@ -16,20 +16,6 @@ use std::process::{Command, Output, Stdio};
 use e2e::*;
 use sshd::TestNode;
 
-const MOTD: &str = "/etc/motd";
-const CT: &str = "/etc/pve/lxc/201.conf";
-
-fn host<'a>(motd: &str, ct: &str) -> Host<'a> {
-    Host {
-        name: "alpha",
-        files: vec![
-            (MOTD, motd.to_owned(), Some(vec!["ifreload", "-a"])),
-            (CT, ct.to_owned(), Some(vec!["pct", "set", "201"])),
-        ],
-        deployment: String::new(),
-    }
-}
-
 fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
@@ -68,7 +54,7 @@ fn at_terminal(p: &Project, args: &[&str], answer: &str) -> (Output, String) {
 fn interactive_switch_shows_the_plan_asks_and_draws_bars() {
     let node = TestNode::start();
     let p = Project::new();
-    p.host(&host("one\n", "cores: 1\n"));
+    p.host(&two_files("one\n", "cores: 1\n", ""));
     let flags = node_flags(&node);
 
     // Answer no: the plan of a first switch, no generation, nothing run.
@@ -96,7 +82,7 @@ fn interactive_switch_shows_the_plan_asks_and_draws_bars() {
     assert_installed_match(&node);
 
     // A change: the plan shows the unified diff and the action; no keeps generation 1.
-    p.host(&host("two\n", "cores: 1\n"));
+    p.host(&two_files("two\n", "cores: 1\n", ""));
     node.clear_calls();
     let (out, screen) = at_terminal(&p, &args(&["switch", "alpha"], &flags), "n\n");
     assert!(!out.status.success(), "{screen}");
@@ -127,7 +113,7 @@ fn interactive_switch_shows_the_plan_asks_and_draws_bars() {
     assert_eq!(node_file(&node, MOTD).as_deref(), Some("one\n"));
 
     // Nothing to change: no question at all.
-    p.host(&host("one\n", "cores: 1\n"));
+    p.host(&two_files("one\n", "cores: 1\n", ""));
     let (out, screen) = at_terminal(&p, &args(&["switch", "alpha"], &flags), "");
     assert!(out.status.success(), "{screen}");
     assert!(screen.contains("nothing to change on any node"), "{screen}");
@@ -142,7 +128,7 @@ fn interactive_switch_shows_the_plan_asks_and_draws_bars() {
 fn an_unreachable_node_is_reported_before_the_question() {
     let mut node = TestNode::start();
     let p = Project::new();
-    p.host(&host("one\n", "cores: 1\n"));
+    p.host(&two_files("one\n", "cores: 1\n", ""));
     let flags = node_flags(&node);
     node.stop();
     let (out, screen) = at_terminal(&p, &args(&["switch", "alpha"], &flags), "y\n");
@@ -155,7 +141,7 @@ fn an_unreachable_node_is_reported_before_the_question() {
 fn progress_is_plain_lines_without_a_terminal() {
     let node = TestNode::start();
     let p = Project::new();
-    p.host(&host("one\n", "cores: 1\n"));
+    p.host(&two_files("one\n", "cores: 1\n", ""));
     let out = p.stoa(&args(&["switch", "alpha", "--yes"], &node_flags(&node)));
     assert!(out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -189,7 +175,7 @@ fn bare_flags(node: &TestNode) -> Vec<String> {
 fn known_hosts_and_identities_come_from_stoa_toml() {
     let node = TestNode::start();
     let p = Project::new();
-    p.host(&host("one\n", "cores: 1\n"));
+    p.host(&two_files("one\n", "cores: 1\n", ""));
     // Relative paths are relative to the project root, `~/` is HOME.
     std::fs::copy(&node.known_hosts, p.root().join("known_hosts")).unwrap();
     std::fs::create_dir_all(p.home.path().join(".ssh")).unwrap();
@@ -205,7 +191,7 @@ fn known_hosts_and_identities_come_from_stoa_toml() {
 
     // A known_hosts file of stoa.toml without the node: refused before anything is sent.
     std::fs::write(p.root().join("known_hosts"), "").unwrap();
-    p.host(&host("two\n", "cores: 1\n"));
+    p.host(&two_files("two\n", "cores: 1\n", ""));
     let out = p.stoa(&args(&["switch", "alpha", "--yes"], &flags));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("SHA256:"), "{}", text(&out));
@@ -232,7 +218,7 @@ fn known_hosts_and_identities_come_from_stoa_toml() {
 #[test]
 fn unknown_deploy_settings_are_refused_with_their_line() {
     let p = Project::new();
-    p.host(&host("one\n", "cores: 1\n"));
+    p.host(&two_files("one\n", "cores: 1\n", ""));
     settings(&p, "known_host = \"x\"\n");
     let out = p.stoa(&["check"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

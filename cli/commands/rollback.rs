@@ -4,9 +4,10 @@
 use stoa_deploy::RollbackRequest;
 
 use crate::commands::switch::{
-    deployments, failpoint, node_for, timeouts, unreachable, DeploymentOpts, Lines, NodeArgs,
+    deployments, failpoint, node_for, timeouts, unreachable, DeploymentOpts, NodeArgs,
 };
 use crate::error::CliError;
+use crate::progress::Lines;
 use crate::project::Project;
 use crate::ui::Ui;
 use crate::Global;

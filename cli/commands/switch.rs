@@ -237,8 +237,6 @@ pub fn failpoint() -> Result<Option<Failpoint>, CliError> {
     }
 }
 
-pub use crate::progress::Lines;
-
 /// Provenance of a deployment made now by this user from `project`.
 pub fn provenance(project: Option<&Path>) -> Provenance {
     #[allow(clippy::disallowed_methods)] // the CLI is where the clock is read
@@ -429,7 +427,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let hosts: Vec<String> = requests.iter().map(|r| r.node.host.clone()).collect();
     // A dry activation is read line by line: no bars for it.
     let renderer = if args.dry_activate {
-        crate::progress::Renderer::Lines(Lines {
+        crate::progress::Renderer::Lines(crate::progress::Lines {
             quiet: args.json || ui.is_quiet(),
         })
     } else {
