@@ -218,6 +218,16 @@ impl Project {
         })
     }
 
+    /// The local store if there is one (nothing is created).
+    pub fn existing_store(&self) -> Option<stoa_store::Store> {
+        let dir = self.state_dir();
+        if dir.join("store").is_dir() {
+            stoa_store::Store::open(&dir).ok()
+        } else {
+            None
+        }
+    }
+
     /// A path of `[deploy]`: `~/…` under HOME, relative under the root.
     pub fn settings_path(&self, text: &str) -> PathBuf {
         if text.starts_with("~/") {

@@ -18,11 +18,7 @@ use sshd::TestNode;
 fn host(motd: &str, dep: &str) -> Host<'static> {
     Host {
         name: "alpha",
-        files: vec![(
-            "/etc/motd",
-            motd.to_owned(),
-            Some(vec!["pct", "set", "201"]),
-        )],
+        files: vec![("/etc/motd", motd.to_owned(), Some(vec!["pct", "list"]))],
         deployment: dep.to_owned(),
     }
 }

@@ -50,7 +50,7 @@ const HOST: &str = r#"#{
         mode: "0640",
         on_change: ["ifreload", "-a"],
       },
-      "/etc/app/tls.key": #{ secret: secret("app/tls-key"), mode: "0600", on_change: ["pct", "reboot", "555"] },
+      "/etc/app/tls.key": #{ secret: secret("app/tls-key"), mode: "0600", on_change: ["pct", "status", "201"] },
     },
     proxmox: #{ containers: #{ app: #{
       vmid: 201,
@@ -344,7 +344,7 @@ fn rotating_one_secret_sends_only_it_and_rollback_restores_it() {
         "{calls:?}"
     );
     assert!(
-        !calls.iter().any(|c| c == "pct reboot 555"),
+        !calls.iter().any(|c| c == "pct status 201"),
         "tls.key did not change: {calls:?}"
     );
     let conf = node.root.join("etc/app/db.conf");
@@ -377,7 +377,7 @@ fn rotating_one_secret_sends_only_it_and_rollback_restores_it() {
         calls.iter().any(|c| c.contains("docker compose -p db ")),
         "{calls:?}"
     );
-    assert!(!calls.iter().any(|c| c == "pct reboot 555"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c == "pct status 201"), "{calls:?}");
 
     // Forward again: generation 1 has the old value, so the rotated one is sent again.
     let (out, json) = switch(&p, &node, &id);

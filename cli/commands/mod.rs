@@ -50,6 +50,11 @@ pub fn analyse(
     let inventory = project.inventory()?;
     let prelude = project.prelude();
     let cache = project.cache();
+    // `check` builds nothing, but reads the generations switched so far.
+    let recorded = match store {
+        None => project.existing_store(),
+        Some(_) => None,
+    };
     let req = Request {
         evaluator: &evaluator,
         root: &project.root,
@@ -59,6 +64,7 @@ pub fn analyse(
         jobs: project.jobs(),
         version: TOOL_VERSION,
         cache: Some(&cache),
+        generations: recorded.as_ref(),
     };
     let analysis = match store {
         None => stoa_compiler::build::analyse(&req, None),

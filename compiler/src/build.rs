@@ -45,6 +45,10 @@ pub struct Request<'a> {
     pub version: &'a str,
     /// The evaluation cache, if any.
     pub cache: Option<&'a EvalCache>,
+    /// Where the generations switched to each host are recorded (the local
+    /// store), to refuse changes a node cannot make ([`crate::previous`]);
+    /// a build uses its own store.
+    pub generations: Option<&'a Store>,
 }
 
 /// The outcome for one selected host.
@@ -344,7 +348,16 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
     let rendered = par_map(&to_render, req.jobs, |(_, host)| {
         let typed = states.get(host).and_then(|s| s.typed.as_ref());
         match (HostName::new(host), typed) {
-            (Ok(name), Some(cfg)) => render_host(&name, cfg),
+            (Ok(name), Some(cfg)) => render_host(&name, cfg).and_then(|r| {
+                let refused = store.or(req.generations).map_or_else(Vec::new, |s| {
+                    crate::previous::check(s, host, cfg, &r.artifacts)
+                });
+                if refused.is_empty() {
+                    Ok(r)
+                } else {
+                    Err(refused)
+                }
+            }),
             _ => Err(Vec::new()),
         }
     });
@@ -804,7 +817,7 @@ fn closure_tree(
         .and_then(|t| {
             t.with(
                 "activate",
-                TreeEntry::file(closure::activate(host, entries), true),
+                TreeEntry::file(closure::activate(host, entries, d), true),
             )
         })
         .map_err(|e| BuildError::Name(e.to_string()))

@@ -35,9 +35,12 @@ pub mod error;
 pub mod inventory;
 pub mod names;
 pub mod plan;
+pub mod previous;
 pub mod problem;
+pub mod pve;
 pub mod render;
 pub mod secrets;
+pub mod section_config;
 pub mod validate;
 
 #[cfg(test)]

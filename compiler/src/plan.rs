@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use crate::closure::LIVE_KEYS;
+use crate::pve::{config_changes, ConfigChange, Effect};
+use crate::render::ApplyAction;
 use crate::secrets::{Fill, Form};
 
 /// The part of `manifest.json` a plan needs.
@@ -38,8 +38,8 @@ pub struct ManifestArtifact {
     pub key: String,
     /// Store path name.
     pub store_path: String,
-    /// Apply actions (tagged JSON, see `ApplyAction`).
-    pub apply: Vec<Value>,
+    /// Apply actions.
+    pub apply: Vec<ApplyAction>,
     /// How the node fills secrets in (templates only).
     #[serde(default)]
     pub fill: Option<Fill>,
@@ -161,79 +161,105 @@ pub fn plan_secrets(
     steps
 }
 
-fn field(v: &Value, k: &str) -> String {
-    match v.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    }
-}
-
 fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<String> {
     let mut out = Vec::new();
     for act in &a.apply {
-        match act.get("kind").and_then(Value::as_str) {
-            Some("container_config") => {
-                let vmid = field(act, "vmid");
-                match (old, new) {
-                    (None, _) => out.push(format!("create container {vmid} (pct create)")),
-                    (Some(o), Some(n)) => {
-                        let (live, reboot) =
-                            classify(&String::from_utf8_lossy(o), &String::from_utf8_lossy(n));
-                        if !live.is_empty() {
-                            out.push(format!("live change: pct set {vmid} {}", live.join(" ")));
-                        }
-                        if !reboot.is_empty() {
-                            out.push(format!(
-                                "container reboot: pct reboot {vmid} (for {})",
-                                reboot.join(", ")
-                            ));
-                        }
-                    }
-                    (Some(_), None) => out.push(format!("update container {vmid}")),
-                }
-            }
-            Some("compose_up") => out.push(format!(
-                "compose up: docker compose -p {} up -d --remove-orphans --wait (container {})",
-                field(act, "project"),
-                field(act, "vmid")
+        match act {
+            ApplyAction::ContainerConfig { vmid, .. } => match (old, new) {
+                (None, _) => out.push(format!(
+                    "create container {vmid} (pct create, started; Proxmox names its volumes)"
+                )),
+                (Some(o), Some(n)) => container_actions(
+                    *vmid,
+                    &config_changes(&String::from_utf8_lossy(o), &String::from_utf8_lossy(n)),
+                    &mut out,
+                ),
+                (Some(_), None) => out.push(format!("update container {vmid}")),
+            },
+            ApplyAction::ComposeUp { vmid, project, .. } => out.push(format!(
+                "compose up: docker compose -p {project} up -d --remove-orphans --wait (container {vmid})"
             )),
-            Some("compose_recreate") => {
-                let services: Vec<String> = act
-                    .get("services")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .map(|x| x.as_str().unwrap_or_default().to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.push(format!(
-                    "compose recreate: docker compose -p {} up -d --force-recreate {} (container {})",
-                    field(act, "project"),
-                    services.join(" "),
-                    field(act, "vmid")
-                ));
-            }
-            Some("network_reload") => {
+            ApplyAction::ComposeRecreate {
+                vmid,
+                project,
+                services,
+                ..
+            } => out.push(format!(
+                "compose recreate: docker compose -p {project} up -d --force-recreate {} (container {vmid})",
+                services.join(" ")
+            )),
+            ApplyAction::NetworkReload => {
                 out.push("network reload: ifup -a -s -i interfaces.new, ifreload -a".into())
             }
-            Some("command") => {
-                let argv: Vec<String> = act
-                    .get("argv")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .map(|x| x.as_str().unwrap_or_default().to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.push(format!("run: {}", argv.join(" ")));
-            }
-            _ => {}
+            ApplyAction::Command { argv } => out.push(format!("run: {}", argv.join(" "))),
+            ApplyAction::MergeSections => out.push(
+                "merge: stoa's sections and keys only; the node's other sections stay".into(),
+            ),
         }
     }
     out
+}
+
+/// The plan's lines for a changed container config, by Proxmox's rules
+/// ([`crate::pve`]), for a running container (a stopped one gets every
+/// change written).
+pub fn container_actions(
+    vmid: impl std::fmt::Display,
+    changes: &[ConfigChange],
+    out: &mut Vec<String>,
+) {
+    let mut by_effect: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut restart_for = Vec::new();
+    for c in changes {
+        match c {
+            ConfigChange::Set { key, value, effect } => {
+                by_effect
+                    .entry(effect_line(*effect))
+                    .or_default()
+                    .push(format!("--{key} {value}"));
+                if *effect == Effect::Pending {
+                    restart_for.push(key.clone());
+                }
+            }
+            ConfigChange::Delete { key, effect } => {
+                by_effect
+                    .entry(effect_line(*effect))
+                    .or_default()
+                    .push(format!("--delete {key}"));
+                if *effect == Effect::Pending {
+                    restart_for.push(key.clone());
+                }
+            }
+            ConfigChange::Resize { disk, size } => {
+                out.push(format!("grow disk: pct resize {vmid} {disk} {size}"))
+            }
+            ConfigChange::Description => {
+                out.push("written: the description, edited in place".to_owned())
+            }
+            ConfigChange::Raw => {
+                out.push("raw lxc keys, edited in place (used at the next start)".to_owned());
+                restart_for.push("raw lxc keys".to_owned());
+            }
+            ConfigChange::Refused { key, why } => out.push(format!("REFUSED: {key}: {why}")),
+        }
+    }
+    for (line, args) in by_effect {
+        out.push(format!("{line}: pct set {vmid} {}", args.join(" ")));
+    }
+    if !restart_for.is_empty() {
+        out.push(format!(
+            "container reboot: pct reboot {vmid} (applies {}; only if it runs)",
+            restart_for.join(", ")
+        ));
+    }
+}
+
+fn effect_line(e: Effect) -> &'static str {
+    match e {
+        Effect::Live => "live change",
+        Effect::Written => "written",
+        Effect::Pending => "pending until a restart",
+    }
 }
 
 fn removal_actions(a: &ManifestArtifact) -> Vec<String> {
@@ -243,74 +269,24 @@ fn removal_actions(a: &ManifestArtifact) -> Vec<String> {
     }
     a.apply
         .iter()
-        .filter_map(|act| match act.get("kind").and_then(Value::as_str) {
-            Some("container_config") => Some(format!(
-                "destroy container {} (pct stop, pct destroy)",
-                field(act, "vmid")
-            )),
-            Some("compose_up") => Some(format!(
-                "compose down: docker compose -p {} down",
-                field(act, "project")
-            )),
+        .filter_map(|act| match act {
+            ApplyAction::ContainerConfig { vmid, .. } => {
+                Some(format!("destroy container {vmid} (pct stop, pct destroy)"))
+            }
+            ApplyAction::ComposeUp { project, .. } => {
+                Some(format!("compose down: docker compose -p {project} down"))
+            }
             _ => None,
         })
-        .chain(std::iter::once("remove the file".to_string()))
-        .collect()
-}
-
-/// Splits the changed keys of a container config into live ones (with
-/// `--key` / `--delete key`) and ones that need a reboot, as `activate` does.
-pub fn classify(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
-    let parse = |text: &str| {
-        let mut keys = BTreeMap::new();
-        let mut raw = String::new();
-        for line in text.lines() {
-            if line.starts_with('[') {
-                break;
-            }
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let Some((k, v)) = line.split_once(": ") else {
-                continue;
-            };
-            if k.starts_with("lxc.") {
-                raw.push_str(line);
-                raw.push('\n');
+        .chain(std::iter::once(
+            if a.apply.contains(&ApplyAction::MergeSections) {
+                "remove stoa's sections from the file (the node's other sections stay)"
             } else {
-                keys.insert(k.to_string(), v.to_string());
+                "remove the file"
             }
-        }
-        (keys, raw)
-    };
-    let ((ok, oraw), (nk, nraw)) = (parse(old), parse(new));
-    let (mut live, mut reboot) = (Vec::new(), Vec::new());
-    let mut classify_key = |k: &str, set: Option<&String>| {
-        let base = k.trim_end_matches(|c: char| c.is_ascii_digit());
-        let is_new = !ok.contains_key(k);
-        let hot = LIVE_KEYS.contains(&k)
-            || base == "net"
-            || ((base == "mp" || base == "dev") && set.is_some() && is_new);
-        match (hot, set) {
-            (true, Some(v)) => live.push(format!("--{k} {v}")),
-            (true, None) => live.push(format!("--delete {k}")),
-            (false, _) => reboot.push(k.to_string()),
-        }
-    };
-    for (k, v) in &nk {
-        if ok.get(k) != Some(v) {
-            classify_key(k, Some(v));
-        }
-    }
-    for k in ok.keys() {
-        if !nk.contains_key(k) {
-            classify_key(k, None);
-        }
-    }
-    if oraw != nraw {
-        reboot.push("raw lxc keys".into());
-    }
-    (live, reboot)
+            .to_string(),
+        ))
+        .collect()
 }
 
 #[cfg(test)]
@@ -318,21 +294,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_is_live_and_features_need_a_reboot() {
-        let old = "arch: amd64\nfeatures: nesting=1\nmemory: 512\n";
-        let new = "arch: amd64\nfeatures: keyctl=1,nesting=1\nmemory: 4096\nnet1: name=eth1\n";
-        let (live, reboot) = classify(old, new);
-        assert_eq!(live, ["--memory 4096", "--net1 name=eth1"]);
-        assert_eq!(reboot, ["features"]);
-    }
-
-    #[test]
-    fn removed_keys_and_raw_keys() {
-        let (live, reboot) = classify(
-            "cores: 2\nswap: 0\nlxc.cap.drop: a\n",
-            "cores: 2\nlxc.cap.drop: b\n",
+    fn a_running_containers_changes_by_effect() {
+        let old = "features: nesting=1\nhostname: a\nmemory: 512\nrootfs: local-lvm:8\n";
+        let new = "features: keyctl=1,nesting=1\nhostname: b\nmemory: 4096\nnet1: name=eth1\nrootfs: local-lvm:16\n";
+        let mut out = Vec::new();
+        container_actions(201, &config_changes(old, new), &mut out);
+        assert_eq!(
+            out,
+            [
+                "grow disk: pct resize 201 rootfs 16G",
+                "live change: pct set 201 --memory 4096 --net1 name=eth1",
+                "pending until a restart: pct set 201 --features keyctl=1,nesting=1",
+                "written: pct set 201 --hostname b",
+                "container reboot: pct reboot 201 (applies features; only if it runs)",
+            ]
         );
-        assert_eq!(live, ["--delete swap"]);
-        assert_eq!(reboot, ["raw lxc keys"]);
     }
 }

@@ -112,6 +112,7 @@ impl Fixture {
                 jobs: 2,
                 version: "test",
                 cache,
+                generations: None,
             },
             None,
         )

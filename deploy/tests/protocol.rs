@@ -13,7 +13,7 @@ use serde_json::json;
 use stoa_deploy::{Action, DeployError, Failpoint, HealthCheck, Safety, Silent, Step};
 
 const NET: &str = "/etc/network/interfaces";
-const CT: &str = "/etc/pve/lxc/201.conf";
+const CT: &str = "/etc/pve/datacenter.cfg";
 const MOTD: &str = "/etc/motd";
 
 fn first_change_noop(via: Via) {
@@ -34,7 +34,7 @@ fn first_change_noop(via: Via) {
     assert_eq!(n.file(CT).unwrap(), "cores: 1\n");
     assert_eq!(n.file(MOTD).unwrap(), "hi\n");
     assert_eq!(n.current(), Some((1, c1.to_string())));
-    assert_eq!(n.calls(), ["ifreload -a", "pct set 201"]);
+    assert_eq!(n.calls(), ["ifreload -a", "pct list"]);
     assert!(!n.state().join("pending").exists());
 
     // 2. one artifact changed: only it and the new toplevel are sent; only its action runs.
@@ -81,7 +81,7 @@ fn first_change_noop(via: Via) {
     let mut want = vec![new_ct.to_string(), c2.to_string(), "SHA256SUMS".to_owned()];
     want.sort();
     assert_eq!(tops, want);
-    assert_eq!(n.calls(), ["pct set 201"]);
+    assert_eq!(n.calls(), ["pct list"]);
     assert_eq!(n.file(CT).unwrap(), "cores: 2\n");
 
     // 3. no-op: nothing sent, no action, generation unchanged.
@@ -282,7 +282,7 @@ fn rollback_to_first_of_three_generations() {
     );
     assert_eq!(n.file(MOTD).unwrap(), "one\n");
     assert_eq!(n.file(CT).unwrap(), "cores: 1\n");
-    assert_eq!(n.calls(), ["pct set 201"]);
+    assert_eq!(n.calls(), ["pct list"]);
     let gens = stoa_deploy::generations(&n.node, &req.timeouts).unwrap();
     assert_eq!(gens.current, Some(1));
     assert_eq!(gens.generations.len(), 3);
@@ -385,7 +385,7 @@ fn dry_activate_plan_and_node_gc() {
         [
             ("host:/etc/motd", true, true),
             ("host:/etc/network/interfaces", false, true),
-            ("host:/etc/pve/lxc/201.conf", true, false)
+            ("host:/etc/pve/datacenter.cfg", true, false)
         ]
     );
     let old = plan.changes[0].old.as_ref().unwrap().path.to_string();
@@ -398,7 +398,7 @@ fn dry_activate_plan_and_node_gc() {
     assert_eq!(out.action, Action::DryRun);
     assert!(
         out.log
-            .contains(&"stoa: step remove host:/etc/pve/lxc/201.conf".to_owned()),
+            .contains(&"stoa: step remove host:/etc/pve/datacenter.cfg".to_owned()),
         "{:?}",
         out.log
     );

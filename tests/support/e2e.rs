@@ -23,17 +23,17 @@ pub struct Host<'a> {
 
 /// The host file of a one-line message of the day.
 pub const MOTD: &str = "/etc/motd";
-/// A container config (its on_change is `pct set 201`).
-pub const CT: &str = "/etc/pve/lxc/201.conf";
+/// A file in the test `/etc/pve` (pmxcfs's rules; its on_change is `pct list`).
+pub const CT: &str = "/etc/pve/datacenter.cfg";
 
 /// Host `alpha` with two files, [`MOTD`] (on_change `ifreload -a`) and [`CT`] (on_change
-/// `pct set 201`), and `dep` as extra `deployment` keys.
+/// `pct list`), and `dep` as extra `deployment` keys.
 pub fn two_files<'a>(motd: &str, ct: &str, dep: &str) -> Host<'a> {
     Host {
         name: "alpha",
         files: vec![
             (MOTD, motd.to_owned(), Some(vec!["ifreload", "-a"])),
-            (CT, ct.to_owned(), Some(vec!["pct", "set", "201"])),
+            (CT, ct.to_owned(), Some(vec!["pct", "list"])),
         ],
         deployment: dep.to_owned(),
     }

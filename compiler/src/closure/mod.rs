@@ -10,23 +10,6 @@ use crate::config::Deployment;
 use crate::render::{ApplyAction, Artifact, Placement};
 use crate::secrets::{Fill, Form, SecretName};
 
-/// Container config keys Proxmox applies live with `pct set` (formats.md
-/// §1); `netN` always, a new `mpN`/`devN` too. Anything else needs a reboot.
-pub const LIVE_KEYS: [&str; 12] = [
-    "description",
-    "onboot",
-    "startup",
-    "protection",
-    "hostname",
-    "hookscript",
-    "cores",
-    "tags",
-    "cpulimit",
-    "cpuunits",
-    "memory",
-    "swap",
-];
-
 const ACTIVATE_HEAD: &str = include_str!("activate.sh");
 
 /// An artifact with its store path, as the closure records it.
@@ -74,6 +57,9 @@ fn removal(a: &Artifact) -> Vec<String> {
             vec!["ct-config".into(), vmid.to_string()]
         }
         (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => vec!["network".into()],
+        (Placement::HostFile { path }, Some(ApplyAction::MergeSections)) => {
+            vec!["sections".into(), path.to_string()]
+        }
         (Placement::HostFile { path }, _) => vec!["host-file".into(), path.to_string()],
         (
             Placement::ContainerFile { .. },
@@ -188,9 +174,24 @@ fn words(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// The `on_change` commands of a host file, each its own step.
+fn commands(e: &Entry, apply: &[ApplyAction]) -> String {
+    let mut block = String::new();
+    for act in apply {
+        if let ApplyAction::Command { argv } = act {
+            block += &format!(
+                "  step {}\n",
+                sh_quote(&format!("apply {} command", e.key()))
+            );
+            block += &format!("  run {}\n", words(argv));
+        }
+    }
+    block
+}
+
 /// The `activate` script of a closure.
-pub fn activate(host: &str, entries: &[Entry]) -> String {
-    let mut s = ACTIVATE_HEAD.replace("LIVE_KEYS", &LIVE_KEYS.join(" "));
+pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> String {
+    let mut s = ACTIVATE_HEAD.replace("LOCK_WAIT_S", &deployment.container_lock_wait_s.to_string());
     s.push_str(&format!("# host: {host}\n"));
     // Container configs, filled container files, container files (then the
     // compose projects whose filled files changed), host files, network.
@@ -214,6 +215,20 @@ pub fn activate(host: &str, entries: &[Entry]) -> String {
             (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => {
                 phases[4].push(format!("{guard}  network {k} {sp}\nfi\n"));
             }
+            (Placement::HostFile { path }, _) if a.apply.contains(&ApplyAction::MergeSections) => {
+                let mut block = guard;
+                block += &format!("  step {}\n", sh_quote(&format!("install {}", e.key())));
+                block += &format!(
+                    "  merge_sections {k} {sp} {} {:04o} {} {}\n",
+                    sh_quote(path.as_str()),
+                    a.mode,
+                    sh_quote(&a.owner),
+                    sh_quote(&a.group)
+                );
+                block += &commands(e, &a.apply);
+                block += "fi\n";
+                phases[3].push(block);
+            }
             (Placement::HostFile { path }, _) => {
                 let mut block = guard;
                 block += &format!("  step {}\n", sh_quote(&format!("install {}", e.key())));
@@ -224,15 +239,7 @@ pub fn activate(host: &str, entries: &[Entry]) -> String {
                     sh_quote(&a.owner),
                     sh_quote(&a.group)
                 );
-                for act in &a.apply {
-                    if let ApplyAction::Command { argv } = act {
-                        block += &format!(
-                            "  step {}\n",
-                            sh_quote(&format!("apply {} command", e.key()))
-                        );
-                        block += &format!("  run {}\n", words(argv));
-                    }
-                }
+                block += &commands(e, &a.apply);
                 block += "fi\n";
                 phases[3].push(block);
             }
@@ -287,7 +294,7 @@ pub fn activate(host: &str, entries: &[Entry]) -> String {
             s.push_str("pending_ups\n");
         }
     }
-    s.push_str("removals \"host-file ct-config network\"\necho \"stoa: done\"\n");
+    s.push_str("removals \"host-file sections ct-config network\"\necho \"stoa: done\"\n");
     s
 }
 
@@ -316,15 +323,7 @@ fn filled_block(e: &Entry, fill: &Fill) -> (usize, String) {
                 sh_quote(&a.group),
                 parts.join(" ")
             );
-            for act in &a.apply {
-                if let ApplyAction::Command { argv } = act {
-                    block += &format!(
-                        "  step {}\n",
-                        sh_quote(&format!("apply {} command", e.key()))
-                    );
-                    block += &format!("  run {}\n", words(argv));
-                }
-            }
+            block += &commands(e, &a.apply);
             3
         }
         Placement::ContainerFile { vmid, path } => {

@@ -18,51 +18,32 @@ use crate::names::{AbsPath, Vmid};
 use crate::render::{ApplyAction, Artifact, Placement};
 use crate::secrets::{Form, SecretName, Template};
 
-const PCT: &str = r#"#!/bin/sh
-# pct double: logs every call; push/pull/exec act on <root>/ct/<vmid>, with
-# the absolute paths among exec's arguments mapped there (`sh -c SCRIPT NAME
-# ARG...` runs the script so).
-printf '%s\n' "pct $*" >> "$TEST_ROOT/calls.log"
-cmd=$1; vmid=$2; shift 2
-ct=$TEST_ROOT/ct/$vmid
-case $cmd in
-  push) mkdir -p "$ct"; [ -d "$ct$(dirname "$2")" ] || exit 2; cp "$1" "$ct$2"; chmod "$4" "$ct$2" ;;
-  pull) cp "$ct$1" "$2" ;;
-  exec) shift
-    case $1 in
-      sh) s=$3; n=$4; shift 4 ;;
-      mkdir | mv | rm | chmod | docker) s='exec "$0" "$@"'; n=$1; shift ;;
-      *) exit 0 ;;
-    esac
-    for a in "$@"; do
-      shift
-      case $a in /*) set -- "$@" "$ct$a" ;; *) set -- "$@" "$a" ;; esac
-    done
-    mkdir -p "$ct"
-    exec sh -c "$s" "$n" "$@" ;;
-esac
-"#;
-
-const DOCKER: &str = r#"#!/bin/sh
-printf '%s\n' "docker $*" >> "$TEST_ROOT/calls.log"
-"#;
-
+/// The test node of every end-to-end test (test /etc/pve, stateful `pct`),
+/// with containers 201 and 202 made and running, without sshd.
 struct Node {
+    pve: stoa_testnode::PveNode,
     dir: tempfile::TempDir,
 }
 
 impl Node {
     fn new() -> Node {
         let dir = tempfile::tempdir().unwrap();
-        for d in ["store", "root", "bin", "secrets"] {
+        for d in ["store", "secrets"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
-        for (name, script) in [("pct", PCT), ("docker", DOCKER)] {
-            let f = dir.path().join("bin").join(name);
-            std::fs::write(&f, script).unwrap();
-            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pve = stoa_testnode::PveNode::new(dir.path(), &Default::default());
+        for vmid in ["201", "202"] {
+            pve.pct_ok(&[
+                "create",
+                vmid,
+                "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+                "--rootfs",
+                "local-lvm:8",
+                "--start",
+                "1",
+            ]);
         }
-        Node { dir }
+        Node { pve, dir }
     }
     fn p(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
@@ -86,7 +67,11 @@ impl Node {
         let dir = self.p("store").join(name);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("artifacts.tsv"), artifacts_tsv(&entries)).unwrap();
-        std::fs::write(dir.join("activate"), activate("web1", &entries)).unwrap();
+        std::fs::write(
+            dir.join("activate"),
+            activate("web1", &entries, &Default::default()),
+        )
+        .unwrap();
         std::fs::set_permissions(dir.join("activate"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
         dir
@@ -143,9 +128,8 @@ impl Node {
     fn run(&self, mut c: Command) -> (bool, String) {
         let _ = std::fs::remove_file(self.p("root/calls.log"));
         let out = c
-            .env("PATH", format!("{}:/usr/bin:/bin", self.p("bin").display()))
-            .env("TEST_ROOT", self.p("root"))
-            .env("STOA_ROOT", self.p("root"))
+            .env("PATH", self.pve.path_env())
+            .env("STOA_ROOT", &self.pve.root)
             .env("STOA_STORE", self.p("store"))
             .output()
             .unwrap();
@@ -514,7 +498,7 @@ fn a_compose_file_takes_one_push_and_one_exec_that_also_brings_it_up() {
 fn a_failing_compose_up_names_its_step_and_a_failing_install_its_own() {
     let node = Node::new();
     let c1 = node.closure("c1-web1-system", &[compose_file(201, "web", "name: web\n")]);
-    std::fs::write(node.p("bin/docker"), "#!/bin/sh\nexit 1\n").unwrap();
+    node.pve.set_failing("docker", true);
     let (ok, log) = node.activate_with(&c1, &[Path::new("switch")]);
     assert!(!ok, "{log}");
     assert!(
@@ -529,7 +513,7 @@ fn a_failing_compose_up_names_its_step_and_a_failing_install_its_own() {
     // A folder that cannot be made: the install fails, the project does not come up.
     std::fs::write(node.p("root/ct/201/opt/stoa/compose/db"), "in the way").unwrap();
     let c2 = node.closure("c2-web1-system", &[compose_file(201, "db", "name: db\n")]);
-    std::fs::write(node.p("bin/docker"), DOCKER).unwrap();
+    node.pve.set_failing("docker", false);
     let (ok, log) = node.activate_with(&c2, &[Path::new("switch")]);
     assert!(!ok, "{log}");
     assert!(
@@ -604,6 +588,9 @@ fn tree(node: &Node) -> Vec<(String, Option<Vec<u8>>, u32)> {
             if meta.is_dir() {
                 stack.push(path);
                 out.push((rel, None, mode));
+            } else if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.push((rel, Some(target.display().to_string().into_bytes()), 0));
             } else {
                 out.push((rel, Some(std::fs::read(&path).unwrap()), mode));
             }
@@ -626,6 +613,17 @@ fn undo_puts_back_what_a_failed_first_activation_replaced() {
     )
     .unwrap();
     std::os::unix::fs::symlink("motd", node.p("root/etc/issue")).unwrap();
+    for vmid in ["101", "102"] {
+        node.pve.pct_ok(&[
+            "create",
+            vmid,
+            "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+            "--rootfs",
+            "local-lvm:4",
+            "--start",
+            "1",
+        ]);
+    }
     std::fs::create_dir_all(node.p("root/ct/101/opt/stoa/compose/web")).unwrap();
     std::fs::write(
         node.p("root/ct/101/opt/stoa/compose/web/compose.yaml"),

@@ -31,6 +31,10 @@ pub struct Deployment {
     /// `deployment.confirm_timeout_s`: dead-man timer in seconds (default 120).
     #[serde(default = "default_confirm")]
     pub confirm_timeout_s: i64,
+    /// `deployment.container_lock_wait_s`: how long activation waits for a
+    /// container whose config has a `lock` (default 60).
+    #[serde(default = "default_lock_wait")]
+    pub container_lock_wait_s: i64,
     /// `deployment.host_key`: pinned `SHA256:...` host key fingerprint.
     #[serde(default)]
     pub host_key: Option<String>,
@@ -46,6 +50,7 @@ impl Default for Deployment {
             active: true,
             health_checks: Vec::new(),
             confirm_timeout_s: default_confirm(),
+            container_lock_wait_s: default_lock_wait(),
             host_key: None,
         }
     }
@@ -74,5 +79,9 @@ fn default_confirm() -> i64 {
     120
 }
 fn default_check_timeout() -> i64 {
+    60
+}
+
+fn default_lock_wait() -> i64 {
     60
 }

@@ -28,9 +28,20 @@ pub struct FileEntry {
     /// `group`: group name (default "root").
     #[serde(default = "root")]
     pub group: String,
+    /// `merge`: how the file is combined with what the node has.
+    #[serde(default)]
+    pub merge: Option<FileMerge>,
     /// `on_change`: argument vector run on the node after the file changed.
     #[serde(default)]
     pub on_change: Option<Vec<String>>,
+}
+
+/// `files.<path>.merge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileMerge {
+    /// A Proxmox section-config file: stoa owns its sections and their keys.
+    SectionConfig,
 }
 
 fn default_mode() -> FileMode {

@@ -20,7 +20,7 @@ mod networking;
 mod proxmox;
 
 pub use deployment::{Deployment, HealthCheck};
-pub use files::FileEntry;
+pub use files::{FileEntry, FileMerge};
 pub use machine::{Gpu, Machine};
 pub use networking::{Bridge, InetMethod, Interface, Networking, Vlan};
 pub use proxmox::{

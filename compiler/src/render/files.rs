@@ -1,7 +1,7 @@
 //! `files."<absolute path>"`: a plain file on the node, as given; or, for
 //! `secret` and `template`, a template filled in on the node at activation.
 
-use crate::config::FileEntry;
+use crate::config::{FileEntry, FileMerge};
 use crate::names::AbsPath;
 use crate::render::{store_safe, ApplyAction, Artifact, Placement};
 use crate::secrets::{Fill, Form, Template, TemplatePiece};
@@ -46,9 +46,14 @@ pub fn artifact(path: &AbsPath, f: &FileEntry) -> Artifact {
         owner: f.owner.clone(),
         group: f.group.clone(),
         apply: f
-            .on_change
-            .iter()
-            .map(|argv| ApplyAction::Command { argv: argv.clone() })
+            .merge
+            .map(|FileMerge::SectionConfig| ApplyAction::MergeSections)
+            .into_iter()
+            .chain(
+                f.on_change
+                    .iter()
+                    .map(|argv| ApplyAction::Command { argv: argv.clone() }),
+            )
             .collect(),
     }
 }

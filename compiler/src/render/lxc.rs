@@ -39,25 +39,34 @@ pub fn artifact(host: &HostName, name: &str, c: &Container) -> Artifact {
         group: "www-data".to_owned(),
         apply: vec![ApplyAction::ContainerConfig {
             vmid,
-            create: create_argv(c),
+            create: create_argv(host, name, c),
         }],
     }
 }
 
-/// `pct create <vmid> <template> --rootfs <storage>:<GiB> --unprivileged <0|1>`:
-/// allocates the root volume of a new container; the node then installs the
-/// rendered config over the one `pct create` wrote.
-pub fn create_argv(c: &Container) -> Vec<String> {
-    vec![
+/// `pct create <vmid> <template> --<key> <value>... [--description TEXT]`:
+/// every key the generation renders, in one call (the root disk as
+/// `<storage>:<GiB>` unless a volume is given: Proxmox names the volume,
+/// and the node reads it back from the config `pct create` wrote). Raw
+/// `lxc.*` keys cannot be given to `pct create`; the node writes them in
+/// place before it starts the container.
+pub fn create_argv(host: &HostName, name: &str, c: &Container) -> Vec<String> {
+    let mut argv = vec![
         "pct".to_owned(),
         "create".to_owned(),
         c.vmid.to_string(),
         c.template.clone(),
-        "--rootfs".to_owned(),
-        format!("{}:{}", c.rootfs.storage, c.rootfs.size_gb),
-        "--unprivileged".to_owned(),
-        bit(c.unprivileged).to_owned(),
-    ]
+    ];
+    for (key, value) in normal_keys(host, name, c) {
+        argv.push(format!("--{key}"));
+        argv.push(value);
+    }
+    let description = description_lines(&c.description).join("\n");
+    if !description.is_empty() {
+        argv.push("--description".to_owned());
+        argv.push(description);
+    }
+    argv
 }
 
 /// The config file text of container `name` on host `host`.
@@ -129,14 +138,15 @@ fn normal_keys(host: &HostName, name: &str, c: &Container) -> BTreeMap<String, S
     set("onboot", c.onboot.then(|| "1".to_owned()));
     set("ostype", c.ostype.map(|o| o.as_str().to_owned()));
     set("protection", c.protection.then(|| "1".to_owned()));
-    set("rootfs", Some(rootfs(c.vmid.get(), &c.rootfs)));
+    set("rootfs", Some(rootfs(&c.rootfs)));
     set("searchdomain", Some(join(&c.searchdomain, " ")));
     set("startup", Some(startup(c)));
     set("swap", c.swap.map(|n| n.to_string()));
     set("tags", Some(normalized_tags(&c.tags).join(";")));
     set("timezone", c.timezone.clone());
     set("tty", c.tty.map(|n| n.to_string()));
-    set("unprivileged", c.unprivileged.then(|| "1".to_owned()));
+    // Always rendered: stoa refuses a change (it needs a new container).
+    set("unprivileged", Some(bit(c.unprivileged).to_owned()));
     for (i, m) in c.mounts.iter().enumerate() {
         set(&format!("mp{i}"), Some(mount_point(m)));
     }
@@ -249,23 +259,24 @@ fn disk_size(gib: i64) -> String {
     }
 }
 
-/// The volume id of the root file system.
-pub fn rootfs_volume(vmid: u32, r: &RootFs) -> String {
-    r.volume
-        .clone()
-        .unwrap_or_else(|| format!("{}:vm-{vmid}-disk-0", r.storage))
-}
-
-fn rootfs(vmid: u32, r: &RootFs) -> String {
-    Props::default()
-        .default_key(rootfs_volume(vmid, r))
+/// The root disk as stoa owns it: the volume id when the sources give one,
+/// else `<storage>:<GiB>`, Proxmox's syntax for a volume it allocates (and
+/// names: `vm-<vmid>-disk-<N>`, `subvol-…`, `<vmid>/vm-….raw`, by storage
+/// type); the node compares that by storage, options and size.
+fn rootfs(r: &RootFs) -> String {
+    let props = match &r.volume {
+        Some(volume) => Props::default()
+            .default_key(volume)
+            .opt("size", Some(disk_size(r.size_gb))),
+        None => Props::default().default_key(format!("{}:{}", r.storage, r.size_gb)),
+    };
+    props
         .flag("acl", r.acl)
         .opt("mountoptions", Some(r.mountoptions.join(";")))
         .flag("quota", r.quota)
         .flag("replicate", r.replicate)
         .flag("ro", r.ro)
         .flag("shared", r.shared)
-        .opt("size", Some(disk_size(r.size_gb)))
         .finish()
 }
 

@@ -82,6 +82,11 @@ pub enum ApplyAction {
     },
     /// Check `interfaces.new` with `ifup -a -s -i`, rename, `ifreload -a`.
     NetworkReload,
+    /// The file is a Proxmox section-config file: instead of replacing it,
+    /// the node merges the artifact's sections (by id) and their keys into
+    /// it, and drops the sections and keys the previous generation owned
+    /// and this one does not.
+    MergeSections,
     /// Run an argument vector on the node (`files.<path>.on_change`).
     Command {
         /// The argument vector.

@@ -16,7 +16,7 @@ pub use lxc_raw::{classify_raw_key, RawKey};
 
 use std::collections::BTreeMap;
 
-use crate::config::{Deployment, FileEntry, HostConfig, Machine};
+use crate::config::{Deployment, FileEntry, FileMerge, HostConfig, Machine};
 use crate::error::{Diagnostics, OptionPath, Problem};
 use crate::names::{AbsPath, HostName};
 use crate::render::lxc::derived_hwaddr;
@@ -134,6 +134,27 @@ fn check_file(path: &str, f: &FileEntry, at: &OptionPath, diag: &mut Diagnostics
     if let Some(argv) = &f.on_change {
         check_argv(argv, &at.key("on_change"), diag);
     }
+    if f.merge == Some(FileMerge::SectionConfig) {
+        match &f.text {
+            Some(text) => {
+                if let Err((line, why)) = crate::section_config::parse(text) {
+                    let bad: String = text.lines().nth(line - 1).unwrap_or_default().chars().take(80).collect();
+                    diag.error(
+                        at.key("text"),
+                        Problem::Conflict {
+                            message: format!("not Proxmox's section-config format at line {line} (`{bad}`): {why}"),
+                        },
+                    );
+                }
+            }
+            None => diag.error(
+                at.key("merge"),
+                Problem::Conflict {
+                    message: "a section-config file is merged on the node from `text`; it cannot be a `secret` or a `template`".to_owned(),
+                },
+            ),
+        }
+    }
     let given = [f.text.is_some(), f.secret.is_some(), f.template.is_some()];
     match given.iter().filter(|g| **g).count() {
         1 => {}
@@ -165,6 +186,12 @@ fn check_deployment(d: &Deployment, diag: &mut Diagnostics) {
         d.confirm_timeout_s,
         1,
         Some(86_400),
+    );
+    diag.range(
+        &base.key("container_lock_wait_s"),
+        d.container_lock_wait_s,
+        0,
+        Some(3600),
     );
     if let Some(h) = &d.target_host {
         diag.format(

@@ -3,8 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../../tests/support/sshd.rs"]
-pub mod sshd;
+pub use stoa_testnode as sshd;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,8 +14,9 @@ use stoa_deploy::{Event, Mode, Node, Progress, Provenance, Safety, Step, SwitchR
 use stoa_store::{blake3_hex, sha256_hex, Entry, Store, StorePath, Tree};
 
 /// A test `activate` obeying docs/node-protocol.md for `host:` placements: installs changed
-/// artifacts atomically, runs `ifreload -a` for the network file and `pct set <vmid>` for
-/// container configs, removes artifacts gone from the new closure.
+/// artifacts atomically (under /etc/pve, pmxcfs's way: no chmod), runs `ifreload -a` for the
+/// network file and `pct list` for files under /etc/pve, removes artifacts gone from the new
+/// closure.
 pub const ACTIVATE: &str = r#"#!/bin/sh
 set -eu
 mode=$1; prev=${2:-}
@@ -34,12 +34,17 @@ while IFS="$TAB" read -r key path sum; do
   file=${key#host:}; dest="$R$file"
   echo "stoa: step install $key"
   if [ "$mode" = switch ]; then
-    mkdir -p "${dest%/*}"; cp "$STOA_STORE/$path" "$dest.stoa-tmp"; chmod 644 "$dest.stoa-tmp"; mv -f "$dest.stoa-tmp" "$dest"
+    mkdir -p "${dest%/*}"
+    case $file in
+      /etc/pve/*) cat "$STOA_STORE/$path" > "$dest.stoa-tmp" ;;
+      *) cp "$STOA_STORE/$path" "$dest.stoa-tmp"; chmod 644 "$dest.stoa-tmp" ;;
+    esac
+    mv -f "$dest.stoa-tmp" "$dest"
   fi
   echo "stoa: changed $key"
   case $file in
     /etc/network/interfaces) set -- ifreload -a ;;
-    /etc/pve/lxc/*.conf) v=${file##*/}; set -- pct set "${v%.conf}" ;;
+    /etc/pve/*) set -- pct list ;;
     *) set -- ;;
   esac
   if [ "$#" -gt 0 ]; then
@@ -126,7 +131,7 @@ pub struct TestNode {
     pub node: Node,
     pub root: PathBuf,
     pub sshd: Option<sshd::TestNode>,
-    _local: Option<tempfile::TempDir>,
+    _local: Option<(sshd::PveNode, tempfile::TempDir)>,
 }
 
 impl TestNode {
@@ -134,12 +139,9 @@ impl TestNode {
         match via {
             Via::Local => {
                 let dir = tempfile::tempdir().unwrap();
-                let root = dir.path().join("root");
-                std::fs::create_dir_all(&root).unwrap();
-                let bin = dir.path().join("bin");
-                sshd::write_doubles(&bin, &root);
-                let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
-                let connector = LocalConnector::new().with_env("PATH", path);
+                let pve = sshd::PveNode::new(dir.path(), &sshd::PveOptions::default());
+                let root = pve.root.clone();
+                let connector = LocalConnector::new().with_env("PATH", pve.path_env());
                 let node = Node {
                     host: host.into(),
                     connector: Arc::new(connector),
@@ -149,7 +151,7 @@ impl TestNode {
                     node,
                     root,
                     sshd: None,
-                    _local: Some(dir),
+                    _local: Some((pve, dir)),
                 }
             }
             Via::Ssh => {

@@ -1,16 +1,14 @@
-//! Test harness: one real OpenSSH `sshd` per test node on a free 127.0.0.1 port, with its
-//! own host key, authorized key, root directory, and recording test doubles for `pct`,
-//! `docker` and `ifreload` on its PATH.
+//! One real OpenSSH `sshd` per test node on a free 127.0.0.1 port, with its
+//! own host key, authorized key and [`PveNode`] (root directory, test
+//! `/etc/pve`, doubles on its PATH).
 //!
-//! Shared by `deploy/` crate tests (through `#[path]`) and the end-to-end tests in
-//! `tests/`. Needs `sshd` (`apt-get install -y openssh-server`), `ssh-keygen`, `unshare`
-//! and `mount` (util-linux), and root (sshd must be able to switch to the login user).
+//! Needs `sshd` (`apt-get install -y openssh-server`), `ssh-keygen`,
+//! `unshare` and `mount` (util-linux), and root (sshd must be able to switch
+//! to the login user, and the test `/etc/pve` is a FUSE mount).
 //!
 //! The trap of this machine: `/root/.bashrc` runs `pyenv init`, which bash would source for
 //! every command over SSH (~0.3 s each). Each sshd runs in a private mount namespace
 //! (`unshare -m`) with an empty file bind-mounted over `/root/.bashrc`, as on a real node.
-
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -18,10 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The commands a Proxmox node has and this machine lacks. `ifup` (ifupdown2) is the real
-/// one: its lock, `/run/network/.lock`, is private to each node's mount namespace, so that
-/// tests running at once do not fail each other's network check.
-pub const DOUBLES: [&str; 3] = ["pct", "docker", "ifreload"];
+use crate::pve::{PveNode, PveOptions};
 
 /// Inside each node's mount namespace its root is also mounted here, so that one
 /// `--node-root` serves several nodes (`switch --all`) while each keeps its own files.
@@ -29,8 +24,8 @@ pub const SHARED_ROOT: &str = "/tmp/stoa-test-node-root";
 
 /// A running test node.
 pub struct TestNode {
-    /// Holds keys, config, doubles and the node root.
-    pub dir: tempfile::TempDir,
+    /// Its Proxmox side.
+    pub pve: PveNode,
     /// The node's root prefix (`--node-root`).
     pub root: PathBuf,
     /// The sshd port on 127.0.0.1.
@@ -42,6 +37,8 @@ pub struct TestNode {
     /// The node's host public key line.
     pub host_pub: String,
     child: Option<Child>,
+    /// Holds keys, config, doubles and the node root (dropped last).
+    pub dir: tempfile::TempDir,
 }
 
 fn run(cmd: &mut Command) {
@@ -71,74 +68,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The `pct` double (after the recording and failing lines of every double): containers
-/// are `<root>/etc/pve/lxc/<vmid>.conf` (`create` writes one, `destroy` removes it) and a
-/// root folder `<root>/ct/<vmid>/` that `push`, `pull` and `exec` act on. `exec` runs
-/// `sh -c SCRIPT NAME ARG…` and `mkdir`, `mv`, `rm`, `chmod`, `test`, `docker` for real,
-/// with every argument that is an absolute path mapped into the container's root (the
-/// scripts `activate` sends take their paths as arguments); anything else is only recorded.
-const PCT: &str = r#"cmd=${1:-}; vmid=${2:-}
-ct='@ROOT@/ct/'$vmid
-conf='@ROOT@/etc/pve/lxc/'$vmid.conf
-case $cmd in
-  create)
-    if [ -e "$conf" ]; then echo "pct: container $vmid already exists" >&2; exit 2; fi
-    mkdir -p "${conf%/*}" "$ct" && printf 'arch: amd64\n' > "$conf" ;;
-  destroy)
-    if [ ! -e "$conf" ]; then echo "pct: no container $vmid" >&2; exit 2; fi
-    rm -rf "$ct" && rm -f "$conf" ;;
-  status)
-    if [ ! -e "$conf" ]; then echo "pct: no container $vmid" >&2; exit 2; fi
-    echo "status: running" ;;
-  push)
-    src=$3; dst=$ct$4; shift 4
-    if [ ! -d "${dst%/*}" ]; then echo "pct push: no folder ${dst%/*}" >&2; exit 2; fi
-    cp -- "$src" "$dst" || exit 2
-    while [ $# -gt 1 ]; do
-      case $1 in --perms) chmod "$2" "$dst" ;; --user) chown "$2" "$dst" ;; --group) chgrp "$2" "$dst" ;; esac || exit 2
-      shift 2
-    done ;;
-  pull) cp -- "$ct$3" "$4" || exit 2 ;;
-  exec)
-    shift 3
-    if [ ! -d "$ct" ]; then echo "pct exec: no container $vmid" >&2; exit 2; fi
-    case ${1:-} in
-      sh) [ "$2" = -c ] || exit 0; s=$3; n=$4; shift 4 ;;
-      mkdir | mv | rm | chmod | test | docker) s='exec "$0" "$@"'; n=$1; shift ;;
-      *) exit 0 ;;
-    esac
-    for a in "$@"; do
-      shift
-      case $a in /*) set -- "$@" "$ct$a" ;; *) set -- "$@" "$a" ;; esac
-    done
-    exec sh -c "$s" "$n" "$@" ;;
-esac
-exit 0
-"#;
-
-/// Writes the recording doubles into `bin`: each appends `name args…` to
-/// `<root>/calls.log` and fails when `<root>/fail-<name>` exists, or once when
-/// `<root>/fail-<name>-once` exists (which it then deletes); `pct` then acts as [`PCT`]
-/// says.
-pub fn write_doubles(bin: &Path, root: &Path) {
-    std::fs::create_dir_all(bin).unwrap();
-    for name in DOUBLES {
-        let mut script = format!(
-            "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{root}/calls.log'\nif [ -e '{root}/fail-{name}' ]; then echo '{name}: told to fail' >&2; exit 1; fi\n\
-             if [ -e '{root}/fail-{name}-once' ]; then rm -f '{root}/fail-{name}-once'; echo '{name}: told to fail once' >&2; exit 1; fi\n",
-            root = root.display()
-        );
-        if name == "pct" {
-            script.push_str(&PCT.replace("@ROOT@", &root.display().to_string()));
-        } else {
-            script.push_str("exit 0\n");
-        }
-        let path = bin.join(name);
-        std::fs::write(&path, script).unwrap();
-        run(Command::new("chmod").arg("755").arg(&path));
-    }
-}
-
 fn wait_ready(child: &mut Option<Child>, port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -160,18 +89,23 @@ fn wait_ready(child: &mut Option<Child>, port: u16) -> bool {
 }
 
 impl TestNode {
-    /// Starts a node; panics with sshd's words if it cannot.
+    /// Starts a node named `pve` on LVM-thin storage; panics with sshd's
+    /// words if it cannot.
     pub fn start() -> TestNode {
+        TestNode::start_with(&PveOptions::default())
+    }
+
+    /// Starts a node made as `opts` says.
+    pub fn start_with(opts: &PveOptions) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_path_buf();
         let d = d.as_path();
-        let root = d.join("root");
-        std::fs::create_dir_all(&root).unwrap();
+        let pve = PveNode::new(d, opts);
+        let root = pve.root.clone();
         let host_pub = keygen(&d.join("host_key"), "node");
         let client_pub = keygen(&d.join("client_key"), "client");
         std::fs::write(d.join("authorized_keys"), format!("{client_pub}\n")).unwrap();
-        let bin = d.join("bin");
-        write_doubles(&bin, &root);
+        let bin = pve.bin.clone();
         std::fs::write(d.join("empty"), "").unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
         let mut last_err = String::new();
@@ -189,7 +123,7 @@ impl TestNode {
             std::fs::write(&config_path, config).unwrap();
             let script = format!(
                 "mount --bind '{empty}' /root/.bashrc 2>/dev/null; mkdir -p {shared} /run/network '{run}' && \
-                 mount --bind '{run}' /run/network && mount --bind '{root}' {shared} && \
+                 mount --bind '{run}' /run/network && mount --rbind '{root}' {shared} && \
                  exec /usr/sbin/sshd -D -e -f '{config}'",
                 empty = d.join("empty").display(),
                 run = d.join("run-network").display(),
@@ -212,6 +146,7 @@ impl TestNode {
                 )
                 .unwrap();
                 return TestNode {
+                    pve,
                     root: root.clone(),
                     port,
                     client_key: d.join("client_key"),
@@ -237,26 +172,17 @@ impl TestNode {
 
     /// Lines the doubles recorded so far.
     pub fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.root.join("calls.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        self.pve.calls()
     }
 
     /// Forgets the recorded calls.
     pub fn clear_calls(&self) {
-        let _ = std::fs::remove_file(self.root.join("calls.log"));
+        self.pve.clear_calls()
     }
 
     /// Makes the double `name` fail (or succeed again).
     pub fn set_failing(&self, name: &str, failing: bool) {
-        let marker = self.root.join(format!("fail-{name}"));
-        if failing {
-            std::fs::write(marker, "").unwrap();
-        } else {
-            let _ = std::fs::remove_file(marker);
-        }
+        self.pve.set_failing(name, failing)
     }
 
     /// `<root>/var/lib/stoa`.

@@ -66,10 +66,15 @@ fn minimal_container_defaults() {
     let text = render(&socrates(), "dns", &c);
     assert_eq!(
         text,
-        "hostname: dns\nrootfs: local-lvm:vm-300-disk-0,size=8G\nunprivileged: 1\n"
+        "hostname: dns\nrootfs: local-lvm:8\nunprivileged: 1\n"
     );
     let privileged = container(json!({"vmid": 300, "template": "t:x", "unprivileged": false}));
-    assert!(!render(&socrates(), "dns", &privileged).contains("unprivileged"));
+    assert!(render(&socrates(), "dns", &privileged).contains("unprivileged: 0\n"));
+    let given = container(
+        json!({"vmid": 300, "template": "t:x", "rootfs": {"storage": "local-zfs", "size_gb": 2048, "volume": "local-zfs:subvol-300-disk-1", "acl": true}}),
+    );
+    assert!(render(&socrates(), "dns", &given)
+        .contains("rootfs: local-zfs:subvol-300-disk-1,acl=1,size=2T\n"));
 }
 
 #[test]
@@ -172,22 +177,33 @@ fn artifact_and_create_command() {
         (a.mode, a.owner.as_str(), a.group.as_str()),
         (0o640, "root", "www-data")
     );
+    let [ApplyAction::ContainerConfig { vmid, create }] = &a.apply[..] else {
+        panic!("one container action: {:?}", a.apply);
+    };
+    assert_eq!(*vmid, c.vmid);
     assert_eq!(
-        a.apply,
-        [ApplyAction::ContainerConfig {
-            vmid: c.vmid,
-            create: [
-                "pct",
-                "create",
-                "201",
-                "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
-                "--rootfs",
-                "local-lvm:64",
-                "--unprivileged",
-                "1"
-            ]
-            .map(String::from)
-            .to_vec(),
-        }]
+        create[..4],
+        [
+            "pct",
+            "create",
+            "201",
+            "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+        ]
     );
+    // Every key of the rendered config, in one call; the description as text.
+    let text = String::from_utf8(a.bytes.clone()).unwrap();
+    let mut given: Vec<String> = create[4..]
+        .chunks(2)
+        .filter(|kv| kv[0] != "--description")
+        .map(|kv| format!("{}: {}", &kv[0][2..], kv[1]))
+        .collect();
+    given.sort();
+    let mut rendered: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("lxc."))
+        .map(str::to_owned)
+        .collect();
+    rendered.sort();
+    assert_eq!(given, rendered);
+    assert!(text.contains("rootfs: local-lvm:64\n"));
 }

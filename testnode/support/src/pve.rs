@@ -1,0 +1,264 @@
+//! The Proxmox side of a test node: its root, its test `/etc/pve`, its
+//! doubles.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stoa_test_pvefs::Mounted;
+
+/// The commands a Proxmox node has and this machine lacks. `ifup`
+/// (ifupdown2) is the real one.
+pub const DOUBLES: [&str; 4] = ["pct", "pveam", "docker", "ifreload"];
+
+/// The template every test node holds in `local` (as after `pveam download`).
+pub const TEMPLATE: &str = "debian-12-standard_12.7-1_amd64.tar.zst";
+
+/// The storage a fresh install defines for guests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// `lvmthin: local-lvm` (an ext4/xfs install): `vm-<vmid>-disk-<N>`.
+    LvmThin,
+    /// `zfspool: local-zfs` (a ZFS install): `subvol-<vmid>-disk-<N>`.
+    ZfsPool,
+    /// Only `dir: local` with guest content: `<vmid>/vm-<vmid>-disk-<N>.raw`.
+    Dir,
+}
+
+impl Storage {
+    /// `storage.cfg` as the installer writes it.
+    pub fn storage_cfg(self) -> &'static str {
+        match self {
+            Storage::LvmThin => {
+                "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\n\
+                 lvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\tcontent rootdir,images\n"
+            }
+            Storage::ZfsPool => {
+                "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\n\
+                 zfspool: local-zfs\n\tpool rpool/data\n\tsparse 1\n\tcontent images,rootdir\n"
+            }
+            Storage::Dir => {
+                "dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,rootdir,images\n"
+            }
+        }
+    }
+
+    /// The storage id guests go to.
+    pub fn guests(self) -> &'static str {
+        match self {
+            Storage::LvmThin => "local-lvm",
+            Storage::ZfsPool => "local-zfs",
+            Storage::Dir => "local",
+        }
+    }
+}
+
+/// How a test node is made.
+#[derive(Debug, Clone)]
+pub struct PveOptions {
+    /// The node's name (`nodes/<name>/` in `/etc/pve`).
+    pub name: String,
+    /// Its guest storage.
+    pub storage: Storage,
+    /// Whether `local` already holds [`TEMPLATE`].
+    pub template: bool,
+}
+
+impl Default for PveOptions {
+    fn default() -> Self {
+        PveOptions {
+            name: "pve".to_owned(),
+            storage: Storage::LvmThin,
+            template: true,
+        }
+    }
+}
+
+/// The binary `name` of this workspace, beside the running test executable.
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let p = dir.join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: build it with `cargo build -p stoa-test-pct -p stoa-test-pvefs` \
+         (cargo test --workspace does)",
+        p.display()
+    );
+    p
+}
+
+/// A test node's Proxmox side.
+pub struct PveNode {
+    /// The node root (`/` of the node).
+    pub root: PathBuf,
+    /// Where the doubles are (put it first on `PATH`).
+    pub bin: PathBuf,
+    /// The node's name.
+    pub name: String,
+    /// Its guest storage.
+    pub storage: Storage,
+    /// The test `/etc/pve`'s backing directory.
+    pub backing: PathBuf,
+    mount: Option<Mounted>,
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn chmod_x(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+impl PveNode {
+    /// Makes a node in `dir` (`dir/root`, `dir/bin`, `dir/pve`).
+    pub fn new(dir: &Path, opts: &PveOptions) -> PveNode {
+        let root = dir.join("root");
+        let bin = dir.join("bin");
+        let backing = dir.join("pve");
+        std::fs::create_dir_all(root.join("etc/pve")).unwrap();
+        std::fs::create_dir_all(&backing).unwrap();
+        write(&backing.join("storage.cfg"), opts.storage.storage_cfg());
+        if opts.template {
+            write(
+                &root.join("var/lib/vz/template/cache").join(TEMPLATE),
+                "a test template\n",
+            );
+        }
+        write_doubles(&bin, &root, &opts.name);
+        let mount = Mounted::mount(
+            &bin_path("stoa-test-pvefs"),
+            &backing,
+            &root.join("etc/pve"),
+            &opts.name,
+            None,
+        )
+        .expect("mount the test /etc/pve");
+        PveNode {
+            root,
+            bin,
+            name: opts.name.clone(),
+            storage: opts.storage,
+            backing,
+            mount: Some(mount),
+        }
+    }
+
+    /// `PATH` for commands run as on the node.
+    pub fn path_env(&self) -> String {
+        format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", self.bin.display())
+    }
+
+    /// Lines the doubles recorded so far.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.root.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Forgets the recorded calls.
+    pub fn clear_calls(&self) {
+        let _ = std::fs::remove_file(self.root.join("calls.log"));
+    }
+
+    /// Makes the double `name` fail (or succeed again).
+    pub fn set_failing(&self, name: &str, failing: bool) {
+        let marker = self.root.join(format!("fail-{name}"));
+        if failing {
+            std::fs::write(marker, "").unwrap();
+        } else {
+            let _ = std::fs::remove_file(marker);
+        }
+    }
+
+    /// `/etc/pve/lxc/<vmid>.conf` on the node (through the test `/etc/pve`).
+    pub fn conf_path(&self, vmid: u32) -> PathBuf {
+        self.root.join(format!("etc/pve/lxc/{vmid}.conf"))
+    }
+
+    /// The config of container `vmid`, if it exists.
+    pub fn conf(&self, vmid: u32) -> Option<String> {
+        std::fs::read_to_string(self.conf_path(vmid)).ok()
+    }
+
+    /// Whether container `vmid` runs (the kernel's view the double keeps).
+    pub fn running(&self, vmid: u32) -> bool {
+        self.root.join(format!("sys/fs/cgroup/lxc/{vmid}")).is_dir()
+    }
+
+    /// Runs the `pct` double as a person at the node would (not recorded).
+    pub fn pct(&self, args: &[&str]) -> Output {
+        self.double("stoa-test-pct", args)
+    }
+
+    /// Runs the `pveam` double (not recorded).
+    pub fn pveam(&self, args: &[&str]) -> Output {
+        self.double("stoa-test-pveam", args)
+    }
+
+    fn double(&self, bin: &str, args: &[&str]) -> Output {
+        Command::new(bin_path(bin))
+            .args(args)
+            .env("PVE_DOUBLE_ROOT", &self.root)
+            .env("PVE_DOUBLE_NODE", &self.name)
+            .env("PATH", self.path_env())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `pct` and panics with its words unless it succeeds.
+    pub fn pct_ok(&self, args: &[&str]) -> String {
+        let out = self.pct(args);
+        assert!(
+            out.status.success(),
+            "pct {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Unmounts the test `/etc/pve` (also done on drop).
+    pub fn unmount(&mut self) {
+        self.mount.take();
+    }
+}
+
+impl Drop for PveNode {
+    fn drop(&mut self) {
+        self.unmount();
+    }
+}
+
+/// Writes the doubles into `bin`: each appends `name args…` to
+/// `<root>/calls.log` and fails when `<root>/fail-<name>` exists, or once
+/// when `<root>/fail-<name>-once` exists (which it then deletes); `pct` and
+/// `pveam` then run the stateful doubles, `docker` and `ifreload` succeed.
+pub fn write_doubles(bin: &Path, root: &Path, node: &str) {
+    std::fs::create_dir_all(bin).unwrap();
+    let r = root.display();
+    for name in DOUBLES {
+        let mut script = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{r}/calls.log'\n\
+             if [ -e '{r}/fail-{name}' ]; then echo '{name}: told to fail' >&2; exit 1; fi\n\
+             if [ -e '{r}/fail-{name}-once' ]; then rm -f '{r}/fail-{name}-once'; echo '{name}: told to fail once' >&2; exit 1; fi\n"
+        );
+        match name {
+            "pct" | "pveam" => script.push_str(&format!(
+                "PVE_DOUBLE_ROOT='{r}' PVE_DOUBLE_NODE='{node}' exec '{}' \"$@\"\n",
+                bin_path(&format!("stoa-test-{name}")).display()
+            )),
+            _ => script.push_str("exit 0\n"),
+        }
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        chmod_x(&path);
+    }
+}
