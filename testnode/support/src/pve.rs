@@ -7,8 +7,16 @@ use std::process::{Command, Output};
 use stoa_test_pvefs::Mounted;
 
 /// The commands a Proxmox node has and this machine lacks. `ifup`
-/// (ifupdown2) is the real one.
-pub const DOUBLES: [&str; 4] = ["pct", "pveam", "docker", "ifreload"];
+/// (ifupdown2) is the real one. `systemctl` and `nvidia-smi` (the lab's
+/// health checks) answer as a healthy node's would.
+pub const DOUBLES: [&str; 6] = [
+    "pct",
+    "pveam",
+    "docker",
+    "ifreload",
+    "systemctl",
+    "nvidia-smi",
+];
 
 /// The template every test node holds in `local` (as after `pveam download`).
 pub const TEMPLATE: &str = "debian-12-standard_12.7-1_amd64.tar.zst";
@@ -240,7 +248,7 @@ impl Drop for PveNode {
 /// Writes the doubles into `bin`: each appends `name args…` to
 /// `<root>/calls.log` and fails when `<root>/fail-<name>` exists, or once
 /// when `<root>/fail-<name>-once` exists (which it then deletes); `pct` and
-/// `pveam` then run the stateful doubles, `docker` and `ifreload` succeed.
+/// `pveam` then run the stateful doubles, the others succeed.
 pub fn write_doubles(bin: &Path, root: &Path, node: &str) {
     std::fs::create_dir_all(bin).unwrap();
     let r = root.display();
