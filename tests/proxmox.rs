@@ -453,3 +453,59 @@ fn section_config_files_keep_the_sections_others_made() {
     assert!(!storage.contains("pbs: plato"), "{storage}");
     assert!(storage.contains(zfs), "{storage}");
 }
+
+#[test]
+fn the_plan_reads_templates_and_stopped_containers_from_the_node() {
+    let node = TestNode::start_with(&PveOptions {
+        template: false,
+        ..PveOptions::default()
+    });
+    let p = Project::new();
+    let web = "memory: 512, features: #{ nesting: true, keyctl: true }, compose: #{ web: #{ services: #{ web: #{ image: \"nginx:1.27.3\" } } } }";
+    host(&p, &ct("web", 306, web), "", "");
+    let plan = diff(&p, &node);
+    assert!(
+        plan.contains(
+            "node: template local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst is not on the node: \
+             `pveam download local debian-12-standard_12.7-1_amd64.tar.zst` runs first"
+        ),
+        "{plan}"
+    );
+    switched(&p, &node);
+
+    // Stopped on purpose: the plan says the switch fails at its files, and it does,
+    // before it starts anything; the node is back at generation 1.
+    node.pve.pct_ok(&["stop", "306"]);
+    let web2 = "memory: 768, features: #{ nesting: true, keyctl: true }, compose: #{ web: #{ services: #{ web: #{ image: \"nginx:1.27.4\" } } } }";
+    host(&p, &ct("web", 306, web2), "", "");
+    let plan = diff(&p, &node);
+    assert!(
+        plan.contains("node: container 306 is stopped: Proxmox refuses to put files into it"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("node: container 306 is stopped: every change is written to its config"),
+        "{plan}"
+    );
+    node.clear_calls();
+    let out = switch(&p, &node);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("container 306 is stopped: Proxmox puts no files into a stopped container"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !node.pve.running(306),
+        "not started behind its owner's back"
+    );
+    assert!(pct_calls(&node, 306, "start").is_empty());
+    assert_eq!(current(&node).map(|c| c.0), Some(1));
+    let conf = node.pve.conf(306).unwrap();
+    assert_eq!(
+        line(&conf, "memory").as_deref(),
+        Some("memory: 512"),
+        "reverted"
+    );
+}

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use stoa_compiler::plan::{plan_secrets, Change, Manifest};
+use stoa_compiler::render::ApplyAction;
 use stoa_store::{Store, StoreName, StorePath};
 
 use crate::commands::switch::{deployments, node_for, timeouts, NodeArgs};
@@ -56,6 +57,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         &read,
         &BTreeSet::new(),
         Detail::Full,
+        &|_, _| Vec::new(),
     );
     let names = |m: &Manifest| {
         m.secrets
@@ -212,7 +214,9 @@ pub fn show_node_plan(
     detail: Detail,
 ) -> Result<Shown, stoa_deploy::DeployError> {
     let host = &node.host;
-    let np = stoa_deploy::node_plan(store, node, toplevel, t)?;
+    let nm =
+        manifest(store, toplevel).map_err(|e| stoa_deploy::DeployError::Request(e.to_string()))?;
+    let np = stoa_deploy::node_plan(store, node, toplevel, &probe(&nm), t)?;
     let node_manifest = match &np.current {
         Some(c) => {
             let bytes = stoa_deploy::node_file(node, &format!("{}/manifest.json", c.closure), t)?;
@@ -222,8 +226,6 @@ pub fn show_node_plan(
         }
         None => None,
     };
-    let nm =
-        manifest(store, toplevel).map_err(|e| stoa_deploy::DeployError::Request(e.to_string()))?;
     let read = |name: &str| {
         std::fs::read(store.store_dir().join(name))
             .ok()
@@ -250,6 +252,7 @@ pub fn show_node_plan(
         &read,
         &changed,
         detail,
+        &|key, change| node_notes(&nm, &np, key, change),
     );
     if !rows.is_empty() {
         ui.out("\nsecrets (values are never shown):");
@@ -263,7 +266,86 @@ pub fn show_node_plan(
     })
 }
 
+/// What a plan asks of the node: the state of every container of the new
+/// closure and the templates they are made from.
+fn probe(m: &Manifest) -> stoa_deploy::Probe {
+    let mut p = stoa_deploy::Probe::default();
+    for a in &m.artifacts {
+        for act in &a.apply {
+            if let ApplyAction::ContainerConfig { vmid, create } = act {
+                p.vmids.push(vmid.get());
+                p.templates.extend(create.get(3).cloned());
+            }
+        }
+    }
+    p.vmids.sort_unstable();
+    p.vmids.dedup();
+    p.templates.sort();
+    p.templates.dedup();
+    p
+}
+
+/// What the node's state means for one step of the plan: the template of a
+/// new container, a stopped or locked container.
+fn node_notes(m: &Manifest, np: &stoa_deploy::NodePlan, key: &str, change: &Change) -> Vec<String> {
+    use stoa_deploy::TemplateState;
+    let mut out = Vec::new();
+    let Some(a) = m.artifacts.iter().find(|a| a.key == key) else {
+        return out;
+    };
+    let config = a.apply.iter().find_map(|act| match act {
+        ApplyAction::ContainerConfig { vmid, create } => Some((vmid.get(), create)),
+        _ => None,
+    });
+    let vmid = config.map(|(v, _)| v).or_else(|| {
+        key.strip_prefix("ct:")
+            .and_then(|k| k.split(':').next())
+            .and_then(|v| v.parse().ok())
+    });
+    let Some(vmid) = vmid else { return out };
+    let state = np.containers.get(&vmid);
+    if let (Some((_, create)), Change::Added) = (config, change) {
+        if state.is_some_and(|s| s.exists) {
+            out.push(format!(
+                "container {vmid} already exists on the node: it is adopted (its config reconciled, not created)"
+            ));
+        } else if let Some(t) = create.get(3) {
+            let file = t.split_once(":vztmpl/").map_or(t.as_str(), |(_, f)| f);
+            let storage = t.split_once(':').map_or("", |(s, _)| s);
+            out.push(match np.templates.get(t) {
+                Some(TemplateState::Present) => format!("template {t} is on the node"),
+                Some(TemplateState::Absent) => format!(
+                    "template {t} is not on the node: `pveam download {storage} {file}` runs first"
+                ),
+                _ => format!(
+                    "template {t} is not on a directory storage of the node: pct create fails unless the storage holds it"
+                ),
+            });
+        }
+    }
+    if let Some(s) = state.filter(|s| s.exists) {
+        if let Some(lock) = &s.lock {
+            out.push(format!(
+                "container {vmid} is locked ({lock}): the switch waits for it (deployment.container_lock_wait_s), then fails"
+            ));
+        }
+        if !s.running {
+            if key.starts_with("ct:") {
+                out.push(format!(
+                    "container {vmid} is stopped: Proxmox refuses to put files into it, so the switch fails here; start it first (pct start {vmid})"
+                ));
+            } else if *change != Change::Added {
+                out.push(format!(
+                    "container {vmid} is stopped: every change is written to its config and applies at its next start (no reboot)"
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Prints the steps of a plan; returns whether there are any.
+#[allow(clippy::too_many_arguments)]
 fn print_plan(
     ui: &Ui,
     header: &str,
@@ -272,6 +354,7 @@ fn print_plan(
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
     changed_secrets: &BTreeSet<String>,
     detail: Detail,
+    notes: &dyn Fn(&str, &Change) -> Vec<String>,
 ) -> bool {
     let steps = plan_secrets(old, new, read, changed_secrets);
     ui.out(header);
@@ -292,6 +375,9 @@ fn print_plan(
         }
         for a in &s.actions {
             ui.out(&format!("  apply: {a}"));
+        }
+        for n in notes(&s.key, &s.change) {
+            ui.out(&format!("  node: {n}"));
         }
         if detail == Detail::Changes && s.change != Change::Changed {
             continue;

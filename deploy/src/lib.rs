@@ -34,7 +34,7 @@ pub use error::{DeployError, TransportError};
 pub use events::{Event, Failpoint, Progress, Silent, Step};
 pub use ops::{
     diff_artifacts, generations, node_file, node_gc, node_plan, rollback, ArtifactChange,
-    Generation, Generations, NodeGcReport, NodePlan,
+    ContainerState, Generation, Generations, NodeGcReport, NodePlan, Probe, TemplateState,
 };
 pub use request::{
     Action, HealthCheck, Mode, Outcome, Provenance, RollbackRequest, Safety, SwitchRequest,

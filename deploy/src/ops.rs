@@ -248,6 +248,41 @@ pub struct NodePlan {
     pub changes: Vec<ArtifactChange>,
     /// Keyed digests of the current generation's secrets, by name.
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// The state of each probed container.
+    pub containers: std::collections::BTreeMap<u32, ContainerState>,
+    /// Whether the node holds each probed template.
+    pub templates: std::collections::BTreeMap<String, TemplateState>,
+}
+
+/// What the plan asks of a node's Proxmox state (read in the same round trip).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// Containers whose state matters (running, stopped, locked).
+    pub vmids: Vec<u32>,
+    /// Templates (`<storage>:vztmpl/<file>`) that new containers are made from.
+    pub templates: Vec<String>,
+}
+
+/// A container on the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    /// It has a config on this node.
+    pub exists: bool,
+    /// It runs (the kernel's view, `/sys/fs/cgroup/lxc/<vmid>`).
+    pub running: bool,
+    /// The `lock` in its config (`backup`, `snapshot`, …).
+    pub lock: Option<String>,
+}
+
+/// Whether a node holds a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateState {
+    /// In the directory storage's `template/cache/`.
+    Present,
+    /// Not there: `pveam download` fetches it before `pct create`.
+    Absent,
+    /// Not a directory storage of the node's storage.cfg.
+    Unknown,
 }
 
 /// Compares the local closure `toplevel` with the node's current generation, by key and
@@ -256,10 +291,17 @@ pub fn node_plan(
     store: &Store,
     node: &Node,
     toplevel: &StorePath,
+    probe: &Probe,
     timeouts: &Timeouts,
 ) -> Result<NodePlan, DeployError> {
     let local = LocalClosure::load(store, toplevel)?;
-    let out = check(Step::Lock, run_once(node, Op::Show, &[], timeouts)?)?;
+    let args: Vec<String> = probe
+        .vmids
+        .iter()
+        .map(|v| format!("ct:{v}"))
+        .chain(probe.templates.iter().map(|t| format!("tmpl:{t}")))
+        .collect();
+    let out = check(Step::Lock, run_once(node, Op::Show, &args, timeouts)?)?;
     let lines = out.lines();
     let current = find_words(&lines, "current").first().and_then(|w| {
         Some(Current {
@@ -280,10 +322,39 @@ pub fn node_plan(
         .into_iter()
         .filter_map(|w| Some((w.get(1)?.clone(), w.get(2)?.clone())))
         .collect();
+    let containers = find_words(&lines, "ct")
+        .into_iter()
+        .filter_map(|w| {
+            let vmid = w.get(1)?.parse().ok()?;
+            let state = w.get(2)?;
+            let lock = w.get(3).filter(|l| l.as_str() != "-").cloned();
+            Some((
+                vmid,
+                ContainerState {
+                    exists: state != "absent",
+                    running: state == "running",
+                    lock,
+                },
+            ))
+        })
+        .collect();
+    let templates = find_words(&lines, "template")
+        .into_iter()
+        .filter_map(|w| {
+            let state = match w.get(2)?.as_str() {
+                "present" => TemplateState::Present,
+                "absent" => TemplateState::Absent,
+                _ => TemplateState::Unknown,
+            };
+            Some((w.get(1)?.clone(), state))
+        })
+        .collect();
     Ok(NodePlan {
         current,
         changes: diff_artifacts(&old, &local.artifacts),
         secrets,
+        containers,
+        templates,
     })
 }
 

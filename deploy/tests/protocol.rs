@@ -374,7 +374,7 @@ fn dry_activate_plan_and_node_gc() {
     stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
     let c2 = closure(&store, "eta", &[(MOTD, "two\n"), (NET, "n\n")], json!({}));
 
-    let plan = stoa_deploy::node_plan(&store, &n.node, &c2, &t).unwrap();
+    let plan = stoa_deploy::node_plan(&store, &n.node, &c2, &Default::default(), &t).unwrap();
     let keys: Vec<_> = plan
         .changes
         .iter()

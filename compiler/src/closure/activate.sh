@@ -279,6 +279,7 @@ ct_filled() { # KEY SP VMID PATH MODE PART...
   _tk=$1 _ts=$2 _tv=$3 _tp=$4 _tm=$5
   shift 5
   step "install $_tk"
+  ct_up "$_tv"
   if [ "$mode" = dry ]; then echo "stoa: would fill and push $_tp into container $_tv"; return 0; fi
   _tw=${SEC%/*}/.work
   mkdir -p -- "$_tw" && chmod 0700 "$_tw" || die "cannot create $_tw"
@@ -304,6 +305,7 @@ pending_ups() {
     [ -n "$_uk" ] || continue
     if [ -n "$_us" ]; then
       step "apply $_uk compose-recreate"
+      ct_up "$_uv"
       bk_compose "$_uv" "$_up" "$_uf"
       # shellcheck disable=SC2086 # service names are single words
       run pct exec "$_uv" -- docker compose -p "$_up" -f "$_uf" up -d --force-recreate --no-deps --wait $_us
@@ -494,6 +496,14 @@ FILENAME == D { if ($0 !~ /^#/ && $0 != "") k[key($0)] = 1; next }
 /^#/ || key($0) ~ /^lxc\./ || (key($0) in k) { print }'
 LOCK_WAIT=${STOA_LOCK_WAIT_S:-LOCK_WAIT_S}
 ct_running() { [ -d "$R/sys/fs/cgroup/lxc/$1" ]; }
+# Files go into a running container only (pct push/pull/exec refuse a
+# stopped one); a container stopped on purpose is not started behind its
+# owner's back.
+ct_up() { # VMID
+  ct_running "$1" && return 0
+  if [ "$mode" = dry ]; then echo "stoa: container $1 is stopped: a switch fails here (Proxmox puts no files into a stopped container)"; return 0; fi
+  die "container $1 is stopped: Proxmox puts no files into a stopped container (pct push, pct exec); start it (pct start $1) and switch again"
+}
 ct_lockdir() { [ -d "$R/run/lock/lxc" ] || mkdir -p -- "$R/run/lock/lxc" || die "cannot create $R/run/lock/lxc"; }
 # Waits (at most LOCK_WAIT seconds) until the container's config has no
 # `lock`: stoa never removes or overwrites one.
@@ -643,6 +653,7 @@ ct_config() { # KEY SP VMID CREATE-ARGV...
 # compose project comes up in the same `pct exec`.
 ct_file() { # KEY SP VMID PATH MODE [PROJECT FILE]
   step "install $1"
+  ct_up "$3"
   [ "$mode" = dry ] || ct_save "$3" "$4"
   if [ $# -gt 5 ]; then
     [ "$mode" = dry ] || bk_compose "$3" "$6" "$7"
@@ -653,6 +664,7 @@ ct_file() { # KEY SP VMID PATH MODE [PROJECT FILE]
 }
 compose_up() { # KEY VMID PROJECT FILE
   step "apply $1 compose-up"
+  ct_up "$2"
   bk_compose "$2" "$3" "$4"
   run pct exec "$2" -- docker compose -p "$3" -f "$4" up -d --remove-orphans --wait
   upped="$upped$2/$3 "

@@ -305,7 +305,30 @@ if [ -d "$D" ]; then say "pending $(cat "$D/to" 2>/dev/null || echo -)"; fi
 "#;
 
 /// `show`: the current generation, the keyed digests of its secrets, its `artifacts.tsv`.
-pub const SHOW: &str = r#"cur=$(current_gen)
+pub const SHOW: &str = r#"# What the plan needs of the node's Proxmox state, for each argument:
+# `ct:VMID` -> `ct VMID running|stopped|absent LOCK|-` (the kernel's view of
+# running containers and the config's lock, no pct process);
+# `tmpl:VOLID` -> `template VOLID present|absent|unknown` (a template of a
+# dir storage in storage.cfg; unknown: another storage type).
+for a in "$@"; do
+  case $a in
+    ct:*)
+      v=${a#ct:}; conf="$R/etc/pve/lxc/$v.conf"
+      if [ ! -e "$conf" ]; then say "ct $v absent -"; continue; fi
+      l=$(awk '/^\[/ { exit } /^lock: / { print substr($0, 7); exit }' "$conf" 2>/dev/null) || l=''
+      if [ -d "$R/sys/fs/cgroup/lxc/$v" ]; then st=running; else st=stopped; fi
+      say "ct $v $st ${l:--}" ;;
+    tmpl:*:vztmpl/*)
+      t=${a#tmpl:}; s=${t%%:*}; f=${t#*:vztmpl/}
+      p=$(awk -v s="$s" '/^[a-z0-9]+: / { here = ($1 == "dir:" && $2 == s); next } here && $1 == "path" { print $2; exit }' \
+        "$R/etc/pve/storage.cfg" 2>/dev/null) || p=''
+      if [ -z "$p" ]; then say "template $t unknown"
+      elif [ -f "$R$p/template/cache/$f" ]; then say "template $t present"
+      else say "template $t absent"; fi ;;
+    tmpl:*) say "template ${a#tmpl:} unknown" ;;
+  esac
+done
+cur=$(current_gen)
 if [ -z "$cur" ]; then say "current - -"; exit 0; fi
 c=$(closure_of "$cur"); say "current $cur $c"
 if [ -f "$SEC/$cur/.digests" ]; then
