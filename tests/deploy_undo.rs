@@ -1,5 +1,5 @@
-//! End-to-end: a failed FIRST switch leaves the node as it was (DESIGN.md section 6,
-//! docs/node-protocol.md "A first activation and its undo"), against real sshd nodes.
+//! End-to-end: a failed FIRST switch leaves the node as it was (docs/node-protocol.md,
+//! "A first activation and its undo"), against real sshd nodes.
 //!
 //! The node already has some of the files the host's first generation installs (an
 //! adopted container 101 with its own config and its own compose file for project `web`,

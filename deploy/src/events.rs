@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use stoa_store::StorePath;
 
-/// A step of the switch protocol (DESIGN.md section 6), in order.
+/// A step of the switch protocol (docs/node-protocol.md), in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {
     /// Connect and check the host key.

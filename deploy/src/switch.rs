@@ -14,7 +14,7 @@ use crate::request::{Action, Mode, Outcome, Safety, SwitchRequest};
 use crate::session::NodeSession;
 
 /// Switches one host: lock, copy what is missing, record, flip, activate, check, confirm;
-/// reverts on failure. See DESIGN.md section 6.
+/// reverts on failure. See docs/node-protocol.md.
 pub fn switch(
     store: &Store,
     request: &SwitchRequest,

@@ -736,3 +736,48 @@ fn undo_with_an_empty_or_missing_backup_changes_nothing() {
     let (ok, _) = node.activate_with(&c1, &[Path::new("undo")]);
     assert!(!ok, "undo needs a folder");
 }
+
+#[test]
+fn a_generated_activate_with_every_kind_of_artifact_passes_shellcheck() {
+    let vmid = Vmid::new(301).unwrap();
+    let mut all = artifacts();
+    all.push(Artifact {
+        apply: vec![ApplyAction::ContainerConfig {
+            vmid,
+            create: ["pct", "create", "301", "local:vztmpl/t.tar.zst", "--start", "1"]
+                .map(String::from)
+                .to_vec(),
+        }],
+        ..host_file("/etc/pve/lxc/301.conf", "memory: 512\n", Vec::new())
+    });
+    all.push(host_file(
+        "/etc/pve/storage.cfg",
+        "dir: local\n\tpath /var/lib/vz\n",
+        vec![ApplyAction::MergeSections],
+    ));
+    all.push(host_file(
+        "/etc/network/interfaces",
+        "auto lo\n",
+        vec![ApplyAction::NetworkReload],
+    ));
+    all.push(compose_file(301, "db", "name: db\n"));
+    let node = Node::new();
+    let closure = node.closure("c-web1-system", &all);
+    let script = std::fs::read_to_string(closure.join("activate")).unwrap();
+    let out = Command::new("shellcheck")
+        .args(["-s", "sh", "-S", "warning", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(script.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap_or_else(|e| panic!("shellcheck: {e} (apt-get install -y shellcheck; scripts/test does)"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -167,6 +167,49 @@ mod tests {
         assert!(out.status.success());
     }
 
+    /// `shellcheck -s sh -S warning` over a script; panics with its findings.
+    pub(crate) fn shellcheck(name: &str, script: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(name);
+        std::fs::write(&f, format!("#!/bin/sh\n{script}")).unwrap();
+        let out = std::process::Command::new("shellcheck")
+            .args(["-s", "sh", "-S", "warning"])
+            .arg(&f)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("shellcheck: {e} (apt-get install -y shellcheck; scripts/test does)")
+            });
+        assert!(
+            out.status.success(),
+            "{name}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    #[test]
+    fn every_script_passes_shellcheck() {
+        for op in [
+            Op::Session,
+            Op::Receive,
+            Op::Secrets,
+            Op::Record,
+            Op::Arm,
+            Op::Flip,
+            Op::Activate,
+            Op::Dry,
+            Op::Confirm,
+            Op::Revert,
+            Op::List,
+            Op::Show,
+            Op::Cat,
+            Op::Gc,
+            Op::Health,
+        ] {
+            shellcheck(op.name(), &argv(op, "/", &[] as &[&str])[2]);
+        }
+        shellcheck("timer", &timer_script());
+    }
+
     /// Runs `receive` on a node root in a temp dir with `tar` as stdin.
     fn receive(root: &std::path::Path, id: &str, paths: &[&str], tar: &[u8]) -> (bool, String) {
         use std::io::Write;

@@ -58,7 +58,7 @@ secrets_for() {
     fi
     mkdir -p "$(dirname "$_n/$_sn")" && cp -p "$_old" "$_n/$_sn" || return 1
   done < "$_n/.digests"
-  chmod 0700 "$_n" && rm -rf "$SEC/$1" && mv -T "$_n" "$SEC/$1"
+  chmod 0700 "$_n" && rm -rf "${SEC:?}/${1:?}" && mv -T "$_n" "$SEC/$1"
 }
 step_lock() { exec 8>>"$S/lock.step"; flock 8; }
 pending_is() { [ -d "$D" ] && [ "$(cat "$D/id" 2>/dev/null)" = "$1" ]; }
@@ -352,7 +352,7 @@ for n in $(gens | sort -rn); do
   i=$((i + 1))
   if [ "$i" -gt "$KEEP" ] && [ "$n" != "$cur" ]; then
     rm -f "$P/system-$n-link" "$P/system-$n.json" "$P/system-$n.reverted"
-    rm -rf "$SEC/$n"
+    rm -rf "${SEC:?}/${n:?}"
     say "dropped $n"
   fi
 done
@@ -366,7 +366,7 @@ for n in $(gens); do
   c=$(closure_of "$n") || continue
   live="$live$c "
   if [ -f "$ST/$c/artifacts.tsv" ]; then
-    while IFS="$TAB" read -r key path sum; do live="$live$path "; done < "$ST/$c/artifacts.tsv"
+    while IFS="$TAB" read -r _key path _sum; do live="$live$path "; done < "$ST/$c/artifacts.tsv"
   fi
 done
 for e in "$ST"/*; do
