@@ -7,10 +7,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use crate::config::Deployment;
+use crate::names::{AbsPath, Vmid};
 use crate::render::{ApplyAction, Artifact, Placement};
 use crate::secrets::{Fill, Form, SecretName};
 
-const ACTIVATE_HEAD: &str = include_str!("activate.sh");
+/// The fixed part of every `activate`, one file per concern: the shared
+/// helpers and change detection, the backups of a first activation, files on
+/// the node and in containers, container configs, section-config files,
+/// removals, `undo`, then the start of the activation (the generated blocks
+/// follow it).
+const ACTIVATE_HEAD: &str = concat!(
+    include_str!("activate/head.sh"),
+    include_str!("activate/backup.sh"),
+    include_str!("activate/files.sh"),
+    include_str!("activate/containers.sh"),
+    include_str!("activate/sections.sh"),
+    include_str!("activate/remove.sh"),
+    include_str!("activate/undo.sh"),
+    include_str!("activate/main.sh"),
+);
 
 /// An artifact with its store path, as the closure records it.
 #[derive(Debug, Clone)]
@@ -41,26 +56,59 @@ pub fn key(p: &Placement) -> String {
     }
 }
 
-/// How an artifact is undone when a later generation drops it:
-/// the kind and its arguments (`artifacts.tsv` columns 4 and on).
-fn removal(a: &Artifact) -> Vec<String> {
+/// How an artifact is undone when a later generation drops it: the kind and
+/// its arguments as `artifacts.tsv` columns 4 and on, which `activate`'s
+/// `remove` (activate/remove.sh) matches, one arm per variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal<'a> {
+    /// `host-file PATH`: the file is deleted.
+    HostFile(&'a AbsPath),
+    /// `sections PATH`: the sections the generation declared are removed.
+    Sections(&'a AbsPath),
+    /// `ct-config VMID`: the container is stopped and destroyed.
+    Container(Vmid),
+    /// `ct-file VMID PATH`: the file in the container is deleted.
+    ContainerFile(Vmid, &'a AbsPath),
+    /// `compose VMID PROJECT FILE`: the project goes down, its file is deleted.
+    Compose(Vmid, &'a str, &'a AbsPath),
+    /// `network`: the network file stays (a node without one is unreachable).
+    Network,
+}
+
+impl Removal<'_> {
+    /// The `artifacts.tsv` columns.
+    pub fn columns(&self) -> Vec<String> {
+        match self {
+            Removal::HostFile(p) => vec!["host-file".into(), p.to_string()],
+            Removal::Sections(p) => vec!["sections".into(), p.to_string()],
+            Removal::Container(v) => vec!["ct-config".into(), v.to_string()],
+            Removal::ContainerFile(v, p) => vec!["ct-file".into(), v.to_string(), p.to_string()],
+            Removal::Compose(v, project, file) => vec![
+                "compose".into(),
+                v.to_string(),
+                (*project).to_owned(),
+                file.to_string(),
+            ],
+            Removal::Network => vec!["network".into()],
+        }
+    }
+}
+
+/// How `a` is removed.
+pub fn removal(a: &Artifact) -> Removal<'_> {
     match (&a.placement, a.apply.first()) {
         // A filled file (env file, file secret) is only a file: deleting it
         // must not take its compose project down.
-        (Placement::HostFile { path }, _) if a.fill.is_some() => {
-            vec!["host-file".into(), path.to_string()]
-        }
+        (Placement::HostFile { path }, _) if a.fill.is_some() => Removal::HostFile(path),
         (Placement::ContainerFile { vmid, path }, _) if a.fill.is_some() => {
-            vec!["ct-file".into(), vmid.to_string(), path.to_string()]
+            Removal::ContainerFile(*vmid, path)
         }
         (Placement::HostFile { .. }, Some(ApplyAction::ContainerConfig { vmid, .. })) => {
-            vec!["ct-config".into(), vmid.to_string()]
+            Removal::Container(*vmid)
         }
-        (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => vec!["network".into()],
-        (Placement::HostFile { path }, Some(ApplyAction::MergeSections)) => {
-            vec!["sections".into(), path.to_string()]
-        }
-        (Placement::HostFile { path }, _) => vec!["host-file".into(), path.to_string()],
+        (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => Removal::Network,
+        (Placement::HostFile { path }, Some(ApplyAction::MergeSections)) => Removal::Sections(path),
+        (Placement::HostFile { path }, _) => Removal::HostFile(path),
         (
             Placement::ContainerFile { .. },
             Some(ApplyAction::ComposeUp {
@@ -68,17 +116,8 @@ fn removal(a: &Artifact) -> Vec<String> {
                 project,
                 file,
             }),
-        ) => {
-            vec![
-                "compose".into(),
-                vmid.to_string(),
-                project.clone(),
-                file.to_string(),
-            ]
-        }
-        (Placement::ContainerFile { vmid, path }, _) => {
-            vec!["ct-file".into(), vmid.to_string(), path.to_string()]
-        }
+        ) => Removal::Compose(*vmid, project, file),
+        (Placement::ContainerFile { vmid, path }, _) => Removal::ContainerFile(*vmid, path),
     }
 }
 
@@ -148,7 +187,7 @@ pub fn artifacts_tsv(entries: &[Entry]) -> String {
         .iter()
         .map(|e| {
             let mut cols = vec![e.key(), e.store_name.clone(), e.sha256.clone()];
-            cols.extend(removal(e.artifact));
+            cols.extend(removal(e.artifact).columns());
             cols.join("\t")
         })
         .collect();

@@ -744,9 +744,16 @@ fn a_generated_activate_with_every_kind_of_artifact_passes_shellcheck() {
     all.push(Artifact {
         apply: vec![ApplyAction::ContainerConfig {
             vmid,
-            create: ["pct", "create", "301", "local:vztmpl/t.tar.zst", "--start", "1"]
-                .map(String::from)
-                .to_vec(),
+            create: [
+                "pct",
+                "create",
+                "301",
+                "local:vztmpl/t.tar.zst",
+                "--start",
+                "1",
+            ]
+            .map(String::from)
+            .to_vec(),
         }],
         ..host_file("/etc/pve/lxc/301.conf", "memory: 512\n", Vec::new())
     });
@@ -774,7 +781,9 @@ fn a_generated_activate_with_every_kind_of_artifact_passes_shellcheck() {
             c.stdin.take().unwrap().write_all(script.as_bytes())?;
             c.wait_with_output()
         })
-        .unwrap_or_else(|e| panic!("shellcheck: {e} (apt-get install -y shellcheck; scripts/test does)"));
+        .unwrap_or_else(|e| {
+            panic!("shellcheck: {e} (apt-get install -y shellcheck; scripts/test does)")
+        });
     assert!(
         out.status.success(),
         "{}",
