@@ -332,3 +332,30 @@ fn switch_all_five_nodes_one_failing() {
         }
     }
 }
+
+#[test]
+fn a_dry_activation_changes_no_generation_record() {
+    let node = TestNode::start();
+    let p = Project::new();
+    p.host(&two_files("one\n", "cores: 1\n", ""));
+    assert!(switch_json(&p, &node).0.status.success());
+    let root = p.root().join(".stoa/roots/gen-alpha-1");
+    let before = std::fs::read(&root).unwrap();
+    p.host(&two_files("two\n", "cores: 1\n", ""));
+    let out = p.stoa(&args(
+        &["switch", "alpha", "--dry-activate", "--yes"],
+        &node_flags(&node),
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(&root).unwrap(),
+        before,
+        "gen-alpha-1 still roots what the node runs"
+    );
+    // gc keeps the closure the node runs.
+    let (_, closure) = current(&node).unwrap();
+    let gc = p.stoa(&["gc"]);
+    assert!(gc.status.success(), "{}", text(&gc));
+    assert!(p.root().join(".stoa/store").join(&closure).exists());
+    assert_eq!(node_file(&node, MOTD).unwrap(), "one\n");
+}

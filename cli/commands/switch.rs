@@ -519,8 +519,10 @@ fn record_generations(
     results: &[Result<Outcome, DeployError>],
 ) {
     for (r, res) in requests.iter().zip(results) {
+        // A dry run activated nothing: its closure is not the generation's.
         let Ok(Outcome {
             generation: Some(n),
+            action: stoa_deploy::Action::Switched | stoa_deploy::Action::NoOp,
             ..
         }) = res
         else {
