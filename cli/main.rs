@@ -11,6 +11,7 @@ mod progress;
 mod project;
 mod secrets;
 mod ui;
+mod whoami;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -61,8 +61,9 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         // From the project if there is one, else what the target generation recorded.
         safety: from_project.then(|| d.safety()),
         owner: format!(
-            "{} rolling back",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            "{}@{} rolling back",
+            crate::whoami::user(),
+            crate::whoami::machine()
         ),
         force: args.force,
         timeouts: timeouts(&args.node),

@@ -400,9 +400,6 @@ fn keygen(ui: &Ui, output: Option<&Path>) -> Result<(), CliError> {
         path.display()
     ));
     ui.status("add this line under [recipients] in secrets/recipients.toml, then have a current recipient run `stoa secrets rekey`:");
-    ui.out(&format!(
-        "{} = \"{public}\"",
-        std::env::var("USER").unwrap_or_else(|_| "me".into())
-    ));
+    ui.out(&format!("{} = \"{public}\"", crate::whoami::user()));
     Ok(())
 }

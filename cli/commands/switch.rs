@@ -244,10 +244,7 @@ pub fn provenance(project: Option<&Path>) -> Provenance {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let machine = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
+    let (user, machine) = (crate::whoami::user(), crate::whoami::machine());
     let git = |args: &[&str]| -> Option<String> {
         let out = std::process::Command::new("git")
             .arg("-C")
