@@ -185,8 +185,14 @@ fn bad_input_exits_1_names_file_and_line_and_writes_nothing() {
         "{}",
         text(&o)
     );
-    // The clean hosts are still built; gamma is not.
+    // The clean hosts are still built; gamma is not; the last line says so.
     assert!(store_entries(p.path()).iter().all(|e| !e.contains("gamma")));
+    assert!(
+        err.contains("2 of 3 host(s) built and rooted"),
+        "{}",
+        text(&o)
+    );
+    assert!(!err.contains("nothing was written"), "{}", text(&o));
     let check = stoa(p.path(), &["check", "gamma"]);
     assert_eq!(check.status.code(), Some(1));
 }

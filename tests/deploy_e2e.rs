@@ -316,6 +316,10 @@ fn switch_all_five_nodes_one_failing() {
         &key,
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 of 5 host(s) failed"), "{err}");
+    assert!(err.contains("4 host(s) switched"), "{err}");
+    assert!(!err.contains("nothing was written"), "{err}");
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(table.lines().count(), 6, "{table}");
     for (i, n) in nodes.iter().enumerate() {

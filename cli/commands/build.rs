@@ -41,8 +41,20 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         }
     }
     let errors = analysis.errors();
+    let built = analysis
+        .hosts
+        .iter()
+        .filter(|o| o.toplevel.is_some())
+        .count();
+    let selected = analysis.hosts.len();
     // The process ends next: freeing every configuration would only cost time.
     std::mem::forget(analysis);
+    if errors > 0 && built > 0 {
+        // Say what happened: the clean hosts are built and rooted.
+        return Err(CliError::Report(format!(
+            "{errors} problem(s) found; {built} of {selected} host(s) built and rooted (their paths above), the others not built"
+        )));
+    }
     fail_on(errors)
 }
 

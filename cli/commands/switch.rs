@@ -605,6 +605,11 @@ fn report(
             format!("{} host(s) could not be reached or locked", failed.len()),
         ))
     } else {
-        Err(CliError::Problems(failed.len()))
+        let ok = results.len() - failed.len();
+        Err(CliError::Report(format!(
+            "{} of {} host(s) failed: each is back at its previous generation, or as it was before its first switch, unless its row says the revert failed; {ok} host(s) switched",
+            failed.len(),
+            results.len()
+        )))
     }
 }
