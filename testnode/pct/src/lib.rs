@@ -1,7 +1,8 @@
 //! Test support for stoa: stateful doubles of Proxmox VE's `pct` and `pveam`
-//! that keep their state in files under a node root and refuse what Proxmox
-//! refuses, with Proxmox's own messages (read from pve-container,
-//! pve-guest-common, pve-common, pve-storage and pve-manager).
+//! and of Proxmox Backup Server's `proxmox-backup-manager`, that keep their
+//! state in files under a node root and refuse what Proxmox refuses, with
+//! Proxmox's own messages (read from pve-container, pve-guest-common,
+//! pve-common, pve-storage and pve-manager; proxmox-backup and proxmox-rs).
 //!
 //! # Environment
 //!
@@ -20,6 +21,7 @@
 //! - `etc/pve/storage.cfg`: storages; `var/lib/pve-double/volumes/<storage>/<volname>`:
 //!   one file per volume holding its size in bytes.
 //! - Templates: `<path of the dir storage>/template/cache/<file>`.
+//! - Proxmox Backup Server (`etc/proxmox-backup/...`): see the [`pbm`] module.
 
 // A command-line double prints to stdout and stderr by nature.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -30,11 +32,13 @@ pub mod formats;
 pub mod getopt;
 pub mod mounts;
 pub mod node;
+pub mod pbm;
 mod pct;
 pub mod pending;
 pub mod propstr;
 pub mod pveam;
 pub mod schema;
+pub mod shacrypt;
 pub mod snapshot;
 pub mod storage;
 pub mod text;
@@ -42,6 +46,8 @@ pub mod text;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use pbm::main as pbm_main;
+pub use pbm::{is_datastore, password_matches};
 pub use pct::main as pct_main;
 pub use pveam::main as pveam_main;
 
