@@ -151,14 +151,8 @@ fn lab_pve_backups_point_at_plato() {
         jobs.as_str().unwrap().contains("\tstorage plato\n"),
         "{jobs}"
     );
-    let datastores = eval("plato", "files.\"/etc/proxmox-backup/datastore.cfg\".text");
-    assert!(
-        datastores
-            .as_str()
-            .unwrap()
-            .starts_with("datastore: backups\n\tpath /mnt/datastore/backups\n"),
-        "{datastores}"
-    );
+    let path = eval("plato", "proxmox.backup_server.datastores.backups.path");
+    assert_eq!(path, "/mnt/datastore/backups");
 }
 
 #[test]

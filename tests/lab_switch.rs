@@ -86,6 +86,7 @@ impl Lab {
         for host in ACTIVE {
             let node = TestNode::start_with(&PveOptions {
                 name: host.to_owned(),
+                tmpfs: vec!["mnt/datastore".to_owned()],
                 ..PveOptions::default()
             });
             // socrates's two Tesla P40s, as the node's device nodes.
@@ -211,6 +212,25 @@ fn the_whole_lab_switches_changes_and_rolls_back_on_proxmox_like_nodes() {
         std::fs::read_to_string(lab.node("rawls").root.join("etc/pve/storage.cfg")).unwrap();
     assert!(storage.contains("lvmthin: local-lvm\n"), "{storage}");
     assert!(storage.contains("pbs: plato\n"), "{storage}");
+
+    // plato's datastore was made by proxmox-backup-manager: a chunk store.
+    let plato = lab.node("plato");
+    assert!(
+        plato
+            .calls()
+            .iter()
+            .any(|c| c == "proxmox-backup-manager datastore create backups /mnt/datastore/backups"),
+        "{:?}",
+        plato.calls()
+    );
+    let chunks = plato.root.join("mnt/datastore/backups/.chunks");
+    assert!(chunks.join("0000").is_dir() && chunks.join("ffff").is_dir());
+    let cfg = std::fs::read_to_string(plato.root.join("etc/proxmox-backup/datastore.cfg")).unwrap();
+    assert!(cfg.contains("datastore: backups\n"), "{cfg}");
+    assert!(
+        cfg.contains("\tcomment Guests of the Proxmox VE nodes\n"),
+        "{cfg}"
+    );
 
     // A no-op: nothing is sent, no pct runs.
     lab.clear_calls();

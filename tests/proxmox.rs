@@ -509,3 +509,61 @@ fn the_plan_reads_templates_and_stopped_containers_from_the_node() {
         "reverted"
     );
 }
+
+#[test]
+fn pbs_datastores_are_made_by_proxmox_backup_manager_and_never_lose_their_data() {
+    let node = TestNode::start_with(&PveOptions {
+        tmpfs: vec!["srv".to_owned()],
+        ..PveOptions::default()
+    });
+    // A datastore made in the PBS web UI: not stoa's.
+    let made = node.pve.root.join("srv/ui");
+    let out = std::process::Command::new(sshd::bin_path("stoa-test-proxmox-backup-manager"))
+        .args(["datastore", "create", "by-hand", "/srv/ui"])
+        .env("PVE_DOUBLE_ROOT", &node.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(made.join(".chunks/ffff").is_dir());
+    let p = Project::new();
+    let stores = |body: &str| {
+        format!("    proxmox: #{{ backup_server: #{{ datastores: #{{ {body} }} }} }},\n")
+    };
+    let write = |body: &str| {
+        std::fs::write(
+            p.root().join("hosts/alpha.rhai"),
+            format!(
+                "#{{\n  config: #{{\n    networking: #{{ hostname: \"alpha\" }},\n{}  }},\n}}\n",
+                stores(body)
+            ),
+        )
+        .unwrap();
+    };
+    write("backups: #{ path: \"/srv/backups\", comment: \"Guests\", gc_schedule: \"daily\" }");
+    switched(&p, &node);
+    let cfg_path = node.root.join("etc/proxmox-backup/datastore.cfg");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    assert!(node.root.join("srv/backups/.chunks/0000").is_dir(), "{cfg}");
+    assert!(cfg.contains("datastore: backups\n"), "{cfg}");
+    assert!(
+        cfg.contains("\tcomment Guests\n") && cfg.contains("\tgc-schedule daily\n"),
+        "{cfg}"
+    );
+    assert!(cfg.contains("datastore: by-hand\n"), "{cfg}");
+
+    // A changed comment and a dropped schedule: one update.
+    write("backups: #{ path: \"/srv/backups\", comment: \"All guests\" }");
+    node.clear_calls();
+    switched(&p, &node);
+    assert_eq!(
+        node.calls(),
+        ["proxmox-backup-manager datastore update backups --comment All guests --delete gc-schedule"]
+    );
+    // Dropped from the sources: the entry goes, the chunk store stays; by-hand stays.
+    write("");
+    switched(&p, &node);
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    assert!(!cfg.contains("datastore: backups\n"), "{cfg}");
+    assert!(cfg.contains("datastore: by-hand\n"), "{cfg}");
+    assert!(node.root.join("srv/backups/.chunks/ffff").is_dir());
+}

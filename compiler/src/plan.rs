@@ -192,6 +192,9 @@ fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -
                 out.push("network reload: ifup -a -s -i interfaces.new, ifreload -a".into())
             }
             ApplyAction::Command { argv } => out.push(format!("run: {}", argv.join(" "))),
+            ApplyAction::PbsDatastores => out.push(
+                "datastores: proxmox-backup-manager datastore create (a chunk store) / update / remove (its data kept)".into(),
+            ),
             ApplyAction::MergeSections => out.push(
                 "merge: stoa's sections and keys only; the node's other sections stay".into(),
             ),
@@ -279,7 +282,9 @@ fn removal_actions(a: &ManifestArtifact) -> Vec<String> {
             _ => None,
         })
         .chain(std::iter::once(
-            if a.apply.contains(&ApplyAction::MergeSections) {
+            if a.apply.contains(&ApplyAction::PbsDatastores) {
+                "remove stoa's datastore entries (proxmox-backup-manager datastore remove; the data stays)"
+            } else if a.apply.contains(&ApplyAction::MergeSections) {
                 "remove stoa's sections from the file (the node's other sections stay)"
             } else {
                 "remove the file"

@@ -22,6 +22,7 @@ const ACTIVATE_HEAD: &str = concat!(
     include_str!("activate/files.sh"),
     include_str!("activate/containers.sh"),
     include_str!("activate/sections.sh"),
+    include_str!("activate/pbs.sh"),
     include_str!("activate/remove.sh"),
     include_str!("activate/undo.sh"),
     include_str!("activate/main.sh"),
@@ -73,6 +74,9 @@ pub enum Removal<'a> {
     Compose(Vmid, &'a str, &'a AbsPath),
     /// `network`: the network file stays (a node without one is unreachable).
     Network,
+    /// `pbs-datastores`: the datastores the generation declared lose their
+    /// entries (`proxmox-backup-manager datastore remove`), not their data.
+    PbsDatastores,
 }
 
 impl Removal<'_> {
@@ -90,6 +94,7 @@ impl Removal<'_> {
                 file.to_string(),
             ],
             Removal::Network => vec!["network".into()],
+            Removal::PbsDatastores => vec!["pbs-datastores".into()],
         }
     }
 }
@@ -108,6 +113,7 @@ pub fn removal(a: &Artifact) -> Removal<'_> {
         }
         (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => Removal::Network,
         (Placement::HostFile { path }, Some(ApplyAction::MergeSections)) => Removal::Sections(path),
+        (Placement::HostFile { .. }, Some(ApplyAction::PbsDatastores)) => Removal::PbsDatastores,
         (Placement::HostFile { path }, _) => Removal::HostFile(path),
         (
             Placement::ContainerFile { .. },
@@ -254,6 +260,9 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
             (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => {
                 phases[4].push(format!("{guard}  network {k} {sp}\nfi\n"));
             }
+            (Placement::HostFile { .. }, Some(ApplyAction::PbsDatastores)) => {
+                phases[3].push(format!("{guard}  pbs_datastores {k} {sp}\nfi\n"));
+            }
             (Placement::HostFile { path }, _) if a.apply.contains(&ApplyAction::MergeSections) => {
                 let mut block = guard;
                 block += &format!("  step {}\n", sh_quote(&format!("install {}", e.key())));
@@ -333,7 +342,9 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
             s.push_str("pending_ups\n");
         }
     }
-    s.push_str("removals \"host-file sections ct-config network\"\necho \"stoa: done\"\n");
+    s.push_str(
+        "removals \"host-file sections pbs-datastores ct-config network\"\necho \"stoa: done\"\n",
+    );
     s
 }
 

@@ -24,8 +24,8 @@ pub use files::{FileEntry, FileMerge};
 pub use machine::{Gpu, Machine};
 pub use networking::{Bridge, InetMethod, Interface, Networking, Vlan};
 pub use proxmox::{
-    Arch, Cmode, ComposeProject, Container, Device, Features, LxcEntry, Mount, NetDevice, NetIp,
-    NetIp6, OsType, Proxmox, RootFs, Startup,
+    Arch, BackupServer, Cmode, ComposeProject, Container, Datastore, Device, Features, LxcEntry,
+    Mount, NetDevice, NetIp, NetIp6, OsType, Proxmox, RootFs, Startup,
 };
 
 use std::collections::BTreeMap;

@@ -20,6 +20,32 @@ pub struct Proxmox {
     /// `proxmox.containers.<name>`: LXC containers on this node.
     #[serde(default)]
     pub containers: BTreeMap<String, Container>,
+    /// `proxmox.backup_server`: this node as a Proxmox Backup Server.
+    #[serde(default)]
+    pub backup_server: BackupServer,
+}
+
+/// `proxmox.backup_server`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupServer {
+    /// `datastores.<name>`.
+    #[serde(default)]
+    pub datastores: BTreeMap<String, Datastore>,
+}
+
+/// `proxmox.backup_server.datastores.<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Datastore {
+    /// `path`: the chunk store's directory.
+    pub path: AbsPath,
+    /// `comment`.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// `gc_schedule`.
+    #[serde(default)]
+    pub gc_schedule: Option<String>,
 }
 
 /// `proxmox.containers.<name>`: one LXC container, rendered to

@@ -5,6 +5,7 @@ pub mod compose;
 pub mod files;
 pub mod interfaces;
 pub mod lxc;
+pub mod pbs;
 pub mod resolv;
 
 use std::collections::BTreeMap;
@@ -87,6 +88,10 @@ pub enum ApplyAction {
     /// it, and drops the sections and keys the previous generation owned
     /// and this one does not.
     MergeSections,
+    /// The node is a Proxmox Backup Server: its datastores are created,
+    /// updated and removed with `proxmox-backup-manager` (the artifact holds
+    /// the ones stoa owns), never written into `datastore.cfg` directly.
+    PbsDatastores,
     /// Run an argument vector on the node (`files.<path>.on_change`).
     Command {
         /// The argument vector.
@@ -159,6 +164,13 @@ pub fn render_host(host: &HostName, config: &HostConfig) -> Result<Rendered, Vec
                 }
             }
         }
+    }
+    pbs::check(&config.proxmox.backup_server, &mut diag);
+    if let Some(a) = pbs::artifact(&config.proxmox.backup_server) {
+        out.push((
+            OptionPath::parse_plain("proxmox.backup_server.datastores"),
+            a,
+        ));
     }
     let files_at = OptionPath::parse_plain("files");
     for (path, entry) in &config.files {

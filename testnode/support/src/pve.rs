@@ -9,9 +9,10 @@ use stoa_test_pvefs::Mounted;
 /// The commands a Proxmox node has and this machine lacks. `ifup`
 /// (ifupdown2) is the real one. `systemctl` and `nvidia-smi` (the lab's
 /// health checks) answer as a healthy node's would.
-pub const DOUBLES: [&str; 6] = [
+pub const DOUBLES: [&str; 7] = [
     "pct",
     "pveam",
+    "proxmox-backup-manager",
     "docker",
     "ifreload",
     "systemctl",
@@ -69,6 +70,9 @@ pub struct PveOptions {
     pub storage: Storage,
     /// Whether `local` already holds [`TEMPLATE`].
     pub template: bool,
+    /// Folders under the root mounted as tmpfs (a PBS datastore's 65536
+    /// chunk folders are made and deleted there in a blink).
+    pub tmpfs: Vec<String>,
 }
 
 impl Default for PveOptions {
@@ -77,6 +81,7 @@ impl Default for PveOptions {
             name: "pve".to_owned(),
             storage: Storage::LvmThin,
             template: true,
+            tmpfs: Vec::new(),
         }
     }
 }
@@ -111,6 +116,7 @@ pub struct PveNode {
     /// The test `/etc/pve`'s backing directory.
     pub backing: PathBuf,
     mount: Option<Mounted>,
+    tmpfs: Vec<PathBuf>,
 }
 
 fn write(path: &Path, text: &str) {
@@ -139,6 +145,19 @@ impl PveNode {
             );
         }
         write_doubles(&bin, &root, &opts.name);
+        let mut tmpfs = Vec::new();
+        for rel in &opts.tmpfs {
+            let at = root.join(rel.trim_start_matches('/'));
+            std::fs::create_dir_all(&at).unwrap();
+            let ok = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=256m", "tmpfs"])
+                .arg(&at)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "mount a tmpfs at {}", at.display());
+            tmpfs.push(at);
+        }
         let mount = Mounted::mount(
             &bin_path("stoa-test-pvefs"),
             &backing,
@@ -154,6 +173,7 @@ impl PveNode {
             storage: opts.storage,
             backing,
             mount: Some(mount),
+            tmpfs,
         }
     }
 
@@ -233,9 +253,13 @@ impl PveNode {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Unmounts the test `/etc/pve` (also done on drop).
+    /// Unmounts the test `/etc/pve` and the tmpfs folders (also done on
+    /// drop).
     pub fn unmount(&mut self) {
         self.mount.take();
+        for at in self.tmpfs.drain(..) {
+            let _ = Command::new("umount").arg("-l").arg(&at).status();
+        }
     }
 }
 
@@ -248,7 +272,8 @@ impl Drop for PveNode {
 /// Writes the doubles into `bin`: each appends `name args…` to
 /// `<root>/calls.log` and fails when `<root>/fail-<name>` exists, or once
 /// when `<root>/fail-<name>-once` exists (which it then deletes); `pct` and
-/// `pveam` then run the stateful doubles, the others succeed.
+/// `pveam` and `proxmox-backup-manager` then run the stateful doubles, the
+/// others succeed.
 pub fn write_doubles(bin: &Path, root: &Path, node: &str) {
     std::fs::create_dir_all(bin).unwrap();
     let r = root.display();
@@ -259,7 +284,7 @@ pub fn write_doubles(bin: &Path, root: &Path, node: &str) {
              if [ -e '{r}/fail-{name}-once' ]; then rm -f '{r}/fail-{name}-once'; echo '{name}: told to fail once' >&2; exit 1; fi\n"
         );
         match name {
-            "pct" | "pveam" => script.push_str(&format!(
+            "pct" | "pveam" | "proxmox-backup-manager" => script.push_str(&format!(
                 "PVE_DOUBLE_ROOT='{r}' PVE_DOUBLE_NODE='{node}' exec '{}' \"$@\"\n",
                 bin_path(&format!("stoa-test-{name}")).display()
             )),

@@ -9,6 +9,7 @@
 #   new PATH [net]                   PATH did not exist
 #   dir PATH                         the topmost folder created for a file
 #   ct-created VMID                  `pct create` is about to run
+#   pbs-created NAME                 a PBS datastore is about to be created
 #   ct-config VMID N SP              the container existed: its config is N,
 #                                    SP the generation file applied to it
 #   ct-file VMID PATH N MODE UID GID a file in a container existed (pct pull)

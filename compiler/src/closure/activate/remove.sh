@@ -10,6 +10,7 @@ remove() { # KEY KIND ARGS...
     compose) run pct exec "$1" -- docker compose -p "$2" -f "$3" down; run pct exec "$1" -- rm -f "$3" ;;
     ct-file) run pct exec "$1" -- rm -f "$2" ;;
     host-file) run rm -f -- "$R$1" ;;
+    pbs-datastores) pbs_datastores "$key" '' "$S/$_sp" ;;
     sections)
       if [ -e "$R$1" ]; then
         # shellcheck disable=SC2046 # three words

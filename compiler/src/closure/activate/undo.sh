@@ -73,6 +73,7 @@ undo() {
       new) step "undo $a1"; undo_new "$a1" "$a2" ;;
       dir) _udirs="$_udirs$a1$NL" ;;
       ct-created) step "undo create $a1"; undo_created "$a1" ;;
+      pbs-created) step "undo datastore $a1"; try proxmox-backup-manager datastore remove "$a1" ;;
       ct-config) step "undo config $a1"; undo_config "$a1" "$a2" "$a3" ;;
       ct-file)
         step "undo ct:$a1:$a2"
