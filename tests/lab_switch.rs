@@ -36,6 +36,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 struct Lab {
     p: Project,
+    /// The value each secret was set to.
+    values: Vec<(String, String)>,
     nodes: Vec<(&'static str, TestNode)>,
     flags: Vec<String>,
 }
@@ -64,6 +66,7 @@ impl Lab {
             .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
             .collect();
         assert!(names.len() > 5, "{}", text(&list));
+        let mut values = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let mut c = p.command(&["secrets", "set", name]);
             c.stdin(std::process::Stdio::piped())
@@ -80,6 +83,7 @@ impl Lab {
                 .unwrap();
             let out = child.wait_with_output().unwrap();
             assert!(out.status.success(), "{name}: {}", text(&out));
+            values.push((name.clone(), value));
         }
         let mut known = String::new();
         let mut nodes = Vec::new();
@@ -130,7 +134,12 @@ impl Lab {
             "--age-identity".to_owned(),
             id,
         ];
-        Lab { p, nodes, flags }
+        Lab {
+            p,
+            values,
+            nodes,
+            flags,
+        }
     }
 
     fn stoa(&self, words: &[&str]) -> std::process::Output {
@@ -230,6 +239,51 @@ fn the_whole_lab_switches_changes_and_rolls_back_on_proxmox_like_nodes() {
     assert!(
         cfg.contains("\tcomment Guests of the Proxmox VE nodes\n"),
         "{cfg}"
+    );
+
+    // The nodes' backup user exists on plato, with the password of their secret (checked
+    // against the sha-crypt hash in shadow.json with openssl), and may use the datastore.
+    let users = std::fs::read_to_string(plato.root.join("etc/proxmox-backup/user.cfg")).unwrap();
+    assert!(users.contains("user: pve@pbs\n"), "{users}");
+    let shadow =
+        std::fs::read_to_string(plato.root.join("etc/proxmox-backup/shadow.json")).unwrap();
+    let hash = shadow
+        .split('"')
+        .skip_while(|w| *w != "pve")
+        .nth(2)
+        .unwrap_or_else(|| panic!("{shadow}"))
+        .to_owned();
+    let salt = hash.split('$').nth(2).unwrap();
+    let password = &lab
+        .values
+        .iter()
+        .find(|(n, _)| n == "pbs/pve-password")
+        .unwrap()
+        .1;
+    let mut openssl = std::process::Command::new("openssl")
+        .args(["passwd", "-6", "-salt", salt, "-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    openssl
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let again = openssl.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), hash);
+    assert!(!shadow.contains(password.as_str()));
+    let acl = std::fs::read_to_string(plato.root.join("etc/proxmox-backup/acl.cfg")).unwrap();
+    assert!(
+        acl.contains(":/datastore/backups:pve@pbs:DatastorePowerUser"),
+        "{acl}"
+    );
+    assert!(
+        !plato.calls().iter().any(|c| c.contains(password.as_str())),
+        "no password in an argument vector"
     );
 
     // A no-op: nothing is sent, no pct runs.

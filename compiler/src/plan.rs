@@ -192,6 +192,9 @@ fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -
                 out.push("network reload: ifup -a -s -i interfaces.new, ifreload -a".into())
             }
             ApplyAction::Command { argv } => out.push(format!("run: {}", argv.join(" "))),
+            ApplyAction::PbsUsers => out.push(
+                "users: proxmox-backup-manager user create, the password hashed on the node into shadow.json; acl update".into(),
+            ),
             ApplyAction::PbsDatastores => out.push(
                 "datastores: proxmox-backup-manager datastore create (a chunk store) / update / remove (its data kept)".into(),
             ),
@@ -266,6 +269,12 @@ fn effect_line(e: Effect) -> &'static str {
 }
 
 fn removal_actions(a: &ManifestArtifact) -> Vec<String> {
+    if a.apply.contains(&ApplyAction::PbsUsers) {
+        return vec![
+            "none: the PBS users and permissions stay (remove them with proxmox-backup-manager)"
+                .to_string(),
+        ];
+    }
     if a.fill.is_some() {
         // A filled file is only deleted; its project stays.
         return vec!["remove the file".to_string()];

@@ -77,6 +77,8 @@ pub enum Removal<'a> {
     /// `pbs-datastores`: the datastores the generation declared lose their
     /// entries (`proxmox-backup-manager datastore remove`), not their data.
     PbsDatastores,
+    /// `pbs-users`: nothing; users and permissions stay.
+    PbsUsers,
 }
 
 impl Removal<'_> {
@@ -95,6 +97,7 @@ impl Removal<'_> {
             ],
             Removal::Network => vec!["network".into()],
             Removal::PbsDatastores => vec!["pbs-datastores".into()],
+            Removal::PbsUsers => vec!["pbs-users".into()],
         }
     }
 }
@@ -102,6 +105,7 @@ impl Removal<'_> {
 /// How `a` is removed.
 pub fn removal(a: &Artifact) -> Removal<'_> {
     match (&a.placement, a.apply.first()) {
+        (Placement::HostFile { .. }, Some(ApplyAction::PbsUsers)) => Removal::PbsUsers,
         // A filled file (env file, file secret) is only a file: deleting it
         // must not take its compose project down.
         (Placement::HostFile { path }, _) if a.fill.is_some() => Removal::HostFile(path),
@@ -363,6 +367,10 @@ fn filled_block(e: &Entry, fill: &Fill) -> (usize, String) {
     let parts: Vec<String> = fill.words().iter().map(|w| sh_quote(w)).collect();
     let mut block = format!("if changed {k} {sp} {}; then\n", names.join(" "));
     let phase = match &a.placement {
+        Placement::HostFile { .. } if a.apply.contains(&ApplyAction::PbsUsers) => {
+            block += &format!("  pbs_users {k} {sp} {}\n", parts.join(" "));
+            3
+        }
         Placement::HostFile { path } => {
             block += &format!("  step {}\n", sh_quote(&format!("install {}", e.key())));
             block += &format!(

@@ -25,7 +25,7 @@ pub use machine::{Gpu, Machine};
 pub use networking::{Bridge, InetMethod, Interface, Networking, Vlan};
 pub use proxmox::{
     Arch, BackupServer, Cmode, ComposeProject, Container, Datastore, Device, Features, LxcEntry,
-    Mount, NetDevice, NetIp, NetIp6, OsType, Proxmox, RootFs, Startup,
+    Mount, NetDevice, NetIp, NetIp6, OsType, PbsAcl, PbsUser, Proxmox, RootFs, Startup,
 };
 
 use std::collections::BTreeMap;

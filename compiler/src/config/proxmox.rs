@@ -32,6 +32,35 @@ pub struct BackupServer {
     /// `datastores.<name>`.
     #[serde(default)]
     pub datastores: BTreeMap<String, Datastore>,
+    /// `users.<userid>`.
+    #[serde(default)]
+    pub users: BTreeMap<String, PbsUser>,
+    /// `acl[i]`.
+    #[serde(default)]
+    pub acl: Vec<PbsAcl>,
+}
+
+/// `proxmox.backup_server.users.<userid>`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PbsUser {
+    /// `password`.
+    pub password: crate::secrets::SecretRef,
+    /// `comment`.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// `proxmox.backup_server.acl[i]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PbsAcl {
+    /// `path`.
+    pub path: String,
+    /// `role`.
+    pub role: String,
+    /// `auth_id`.
+    pub auth_id: String,
 }
 
 /// `proxmox.backup_server.datastores.<name>`.

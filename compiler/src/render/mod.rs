@@ -92,6 +92,12 @@ pub enum ApplyAction {
     /// updated and removed with `proxmox-backup-manager` (the artifact holds
     /// the ones stoa owns), never written into `datastore.cfg` directly.
     PbsDatastores,
+    /// The node is a Proxmox Backup Server: its users are created with
+    /// `proxmox-backup-manager user create`, their passwords hashed on the
+    /// node into `shadow.json` from the generation's secrets, their
+    /// permissions set with `acl update`; the artifact is a template of
+    /// `user`/`acl` lines.
+    PbsUsers,
     /// Run an argument vector on the node (`files.<path>.on_change`).
     Command {
         /// The argument vector.
@@ -171,6 +177,9 @@ pub fn render_host(host: &HostName, config: &HostConfig) -> Result<Rendered, Vec
             OptionPath::parse_plain("proxmox.backup_server.datastores"),
             a,
         ));
+    }
+    if let Some(a) = pbs::users_artifact(&config.proxmox.backup_server) {
+        out.push((OptionPath::parse_plain("proxmox.backup_server.users"), a));
     }
     let files_at = OptionPath::parse_plain("files");
     for (path, entry) in &config.files {

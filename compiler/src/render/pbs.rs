@@ -10,6 +10,7 @@ use crate::config::BackupServer;
 use crate::error::{Diagnostics, OptionPath};
 use crate::names::AbsPath;
 use crate::render::{ApplyAction, Artifact, Placement};
+use crate::secrets::{Form, Template};
 
 /// Where PBS keeps its datastores (the artifact's placement).
 pub const DATASTORE_CFG: &str = "/etc/proxmox-backup/datastore.cfg";
@@ -24,8 +25,90 @@ fn safe_id(s: &str) -> bool {
         && s.len() <= 32
 }
 
-/// Checks the datastores (names, one-line values).
+/// Where PBS keeps its users (the users artifact's placement).
+pub const USER_CFG: &str = "/etc/proxmox-backup/user.cfg";
+
+/// The users and permissions, as a template of tab-separated lines that
+/// the node reads after filling in the passwords: `user ID COMMENT|-
+/// PASSWORD` and `acl PATH ROLE AUTH-ID`.
+pub fn users_artifact(b: &BackupServer) -> Option<Artifact> {
+    if b.users.is_empty() && b.acl.is_empty() {
+        return None;
+    }
+    let mut t = Template::new();
+    for (id, u) in &b.users {
+        t.text(&format!(
+            "user\t{id}\t{}\t",
+            u.comment.as_deref().unwrap_or("-")
+        ));
+        t.secret(&u.password.name, Form::Env);
+        t.text("\n");
+    }
+    for a in &b.acl {
+        t.text(&format!("acl\t{}\t{}\t{}\n", a.path, a.role, a.auth_id));
+    }
+    let (bytes, fill) = t.finish();
+    Some(Artifact {
+        placement: Placement::HostFile {
+            path: AbsPath::from_trusted(USER_CFG.to_owned()),
+        },
+        name: "pbs-users".to_owned(),
+        bytes,
+        fill: Some(fill),
+        mode: 0o640,
+        owner: "root".to_owned(),
+        group: "backup".to_owned(),
+        apply: vec![ApplyAction::PbsUsers],
+    })
+}
+
+fn one_line(v: &str) -> bool {
+    !v.is_empty() && !v.contains(['\n', '\r', '\t', ':'])
+}
+
+/// Checks the datastores (names, one-line values), users and permissions.
 pub fn check(b: &BackupServer, diag: &mut Diagnostics) {
+    let users = OptionPath::parse_plain("proxmox.backup_server.users");
+    for (id, u) in &b.users {
+        let (name, realm) = id.split_once('@').unwrap_or((id.as_str(), ""));
+        diag.format(
+            realm == "pbs"
+                && !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c)),
+            &users.key(id.clone()),
+            "PBS user id",
+            id,
+            "`<name>@pbs` (stoa keeps passwords of the pbs realm only)",
+        );
+        if let Some(c) = &u.comment {
+            diag.format(
+                one_line(c),
+                &users.key(id.clone()).key("comment"),
+                "comment",
+                c,
+                "one line without tabs or `:`",
+            );
+        }
+    }
+    let acl = OptionPath::parse_plain("proxmox.backup_server.acl");
+    for (i, a) in b.acl.iter().enumerate() {
+        diag.format(
+            a.path.starts_with('/') && one_line(&a.path) && !a.path.contains(' '),
+            &acl.index(i).key("path"),
+            "ACL path",
+            &a.path,
+            "an absolute path like `/datastore/backups`",
+        );
+        diag.format(
+            one_line(&a.auth_id) && !a.auth_id.contains(' '),
+            &acl.index(i).key("auth_id"),
+            "user id",
+            &a.auth_id,
+            "a user id like `pve@pbs`",
+        );
+    }
     let at = OptionPath::parse_plain("proxmox.backup_server.datastores");
     for (name, d) in &b.datastores {
         diag.format(

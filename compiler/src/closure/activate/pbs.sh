@@ -64,3 +64,82 @@ pbs_datastores() { # KEY SP [WAS]
 $_bo
 PBS
 }
+# --- Proxmox Backup Server users, permissions and passwords -----------------
+# SP is a template of `user ID COMMENT|- PASSWORD` and `acl PATH ROLE
+# AUTH-ID` lines, filled into the private work folder; a missing user is
+# made with `proxmox-backup-manager user create` (PBS offers no way to give
+# its CLI a password but the argument vector), its password hashed with
+# `openssl passwd -6 -stdin` and written into shadow.json as PBS writes it
+# (under shadow.json.lock, temporary and rename, 0600), only when the hash
+# there does not match; a permission missing from acl.cfg is set with
+# `acl update`. Passwords never leave files and pipes.
+SHADOW='
+function pairs(line,   s, q) {
+  while (match(line, /"[^"]*"[ \t]*:[ \t]*"[^"]*"/)) {
+    s = substr(line, RSTART, RLENGTH); line = substr(line, RSTART + RLENGTH)
+    split(s, q, "\""); if (!(q[2] in h)) order[++n] = q[2]; h[q[2]] = q[4]
+  }
+}
+{ pairs($0) }
+END {
+  if (name != "") { if (!(name in h)) order[++n] = name; h[name] = hash }
+  if (mode == "get") { if (want in h) print h[want]; exit }
+  printf "{\n"
+  for (i = 1; i <= n; i++) printf "  \"%s\": \"%s\"%s\n", order[i], h[order[i]], (i < n ? "," : "")
+  printf "}\n"
+}'
+pbs_password() { # USERID PASSWORD
+  _sn=${1%@pbs}
+  _sf=$R/etc/proxmox-backup/shadow.json
+  _sl=/dev/null
+  [ ! -f "$_sf" ] || _sl=$_sf
+  _sc=$(awk -v mode=get -v want="$_sn" "$SHADOW" "$_sl") || return 1
+  case $_sc in
+    '$6$'*)
+      _ss=${_sc#\$6\$}; _ss=${_ss%%\$*}
+      [ "$(printf '%s' "$2" | openssl passwd -6 -salt "$_ss" -stdin)" != "$_sc" ] || return 0 ;;
+  esac
+  step "apply $_uk password $1"
+  [ "$mode" != dry ] || { echo "stoa: would set the password of $1"; return 0; }
+  _sh=$(printf '%s' "$2" | openssl passwd -6 -stdin) || return 1
+  case $_sh in '$6$'*) ;; *) return 1 ;; esac
+  ( flock -w 10 9 || exit 1
+    _st=$_sf.tmp.$$
+    if ( umask 077 && awk -v name="$_sn" -v hash="$_sh" "$SHADOW" "$_sl" >"$_st" ) && mv -f -- "$_st" "$_sf"; then exit 0; fi
+    rm -f -- "$_st"
+    exit 1
+  ) 9>>"$_sf.lock"
+}
+pbs_users() { # KEY SP PART...
+  _uk=$1 _us=$2
+  shift 2
+  _uc=$R/etc/proxmox-backup/user.cfg
+  _ua=$R/etc/proxmox-backup/acl.cfg
+  _uw=${SEC%/*}/.work
+  if [ "$mode" != dry ]; then mkdir -p -- "$_uw" && chmod 0700 "$_uw" || die "cannot create $_uw"; fi
+  _ut=$_uw/pbs-users.$$
+  if [ "$mode" = dry ]; then echo "stoa: would create the PBS users, set their passwords and permissions"; return 0; fi
+  fill "$_us" "$_ut" "$@" || { rm -f -- "$_ut"; die "cannot fill the PBS users"; }
+  while IFS="$TAB" read -r _uy _u1 _u2 _u3; do
+    case $_uy in
+      user)
+        if ! awk -v id="$_u1" '$0 == "user: " id { found = 1 } END { exit !found }' "$_uc" 2>/dev/null; then
+          step "apply $_uk user $_u1"
+          if [ "$_u2" = - ]; then
+            run proxmox-backup-manager user create "$_u1"
+          else
+            run proxmox-backup-manager user create "$_u1" --comment "$_u2"
+          fi
+        fi
+        pbs_password "$_u1" "$_u3" || { rm -f -- "$_ut"; die "cannot set the password of $_u1"; } ;;
+      acl)
+        if ! awk -F: -v p="$_u1" -v r="$_u2" -v u="$_u3" \
+          '$1 == "acl" && $3 == p && ("," $4 ",") ~ ("," u ",") && ("," $5 ",") ~ ("," r ",") { found = 1 } END { exit !found }' \
+          "$_ua" 2>/dev/null; then
+          step "apply $_uk acl $_u1 $_u2 $_u3"
+          run proxmox-backup-manager acl update "$_u1" "$_u2" --auth-id "$_u3"
+        fi ;;
+    esac
+  done <"$_ut"
+  rm -f -- "$_ut"
+}

@@ -11,6 +11,7 @@ remove() { # KEY KIND ARGS...
     ct-file) run pct exec "$1" -- rm -f "$2" ;;
     host-file) run rm -f -- "$R$1" ;;
     pbs-datastores) pbs_datastores "$key" '' "$S/$_sp" ;;
+    pbs-users) ;;
     sections)
       if [ -e "$R$1" ]; then
         # shellcheck disable=SC2046 # three words
