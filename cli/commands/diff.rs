@@ -127,13 +127,13 @@ fn compare_secrets(
                         changed.insert(s.name.clone());
                         format!(
                             "CHANGED (keyed digest {}… -> {}…)",
-                            &n[..12.min(n.len())],
-                            &l[..12]
+                            prefix(n),
+                            prefix(&l)
                         )
                     }
                     (Some(l), None) => {
                         changed.insert(s.name.clone());
-                        format!("new on the node (keyed digest {}…)", &l[..12])
+                        format!("new on the node (keyed digest {}…)", prefix(&l))
                     }
                     (None, _) => "not compared".to_owned(),
                 }
@@ -191,6 +191,12 @@ pub enum Detail {
 /// show, and the names that changed.
 pub type CompareSecrets<'a> =
     dyn Fn(&Manifest, &BTreeMap<String, String>) -> (Vec<(String, String)>, BTreeSet<String>) + 'a;
+
+/// The first 12 characters of a digest (the node's words are not trusted to be
+/// hex: never sliced by byte).
+fn prefix(digest: &str) -> String {
+    digest.chars().take(12).collect()
+}
 
 /// What [`show_node_plan`] showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
