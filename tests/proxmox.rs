@@ -567,3 +567,79 @@ fn pbs_datastores_are_made_by_proxmox_backup_manager_and_never_lose_their_data()
     assert!(cfg.contains("datastore: by-hand\n"), "{cfg}");
     assert!(node.root.join("srv/backups/.chunks/ffff").is_dir());
 }
+
+#[test]
+fn a_container_dropped_from_the_sources_is_destroyed_only_when_asked_and_never_if_protected() {
+    let node = TestNode::start();
+    let p = Project::new();
+    let all = [
+        ct("a", 310, "memory: 512"),
+        ct("b", 311, "memory: 512"),
+        ct("c", 312, "memory: 512, protection: true"),
+    ];
+    host(&p, &all.join("\n"), "", "");
+    switched(&p, &node);
+    // Dropped without --allow-destroy: kept, and the plan and the switch say so.
+    host(&p, &[all[0].clone(), all[2].clone()].join("\n"), "", "");
+    let plan = diff(&p, &node);
+    assert!(
+        plan.contains("kept: container 311 stays as it is"),
+        "{plan}"
+    );
+    node.clear_calls();
+    let out = switched(&p, &node);
+    assert!(
+        out.contains("kept container 311: the sources no longer declare it"),
+        "{out}"
+    );
+    assert!(
+        pct_calls(&node, 311, "destroy").is_empty() && pct_calls(&node, 311, "stop").is_empty()
+    );
+    assert!(node.pve.conf(311).is_some() && node.pve.running(311));
+    // Dropped with --allow-destroy: destroyed; a protected one is kept even so.
+    host(&p, &all[..1].join("\n"), "", "");
+    node.clear_calls();
+    let out = p.stoa(&args(
+        &["switch", "alpha", "--yes", "--allow-destroy", "312"],
+        &node_flags(&node),
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("kept container 312: protection is on"),
+        "{}",
+        text(&out)
+    );
+    assert!(node.pve.conf(312).is_some());
+    host(&p, "", "", "");
+    let out = p.stoa(&args(
+        &["switch", "alpha", "--yes", "--allow-destroy", "310"],
+        &node_flags(&node),
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(pct_calls(&node, 310, "destroy"), ["pct destroy 310"]);
+    assert!(node.pve.conf(310).is_none());
+}
+
+#[test]
+fn the_revert_of_a_failed_switch_destroys_the_container_it_created_and_no_other() {
+    let node = TestNode::start();
+    let p = Project::new();
+    host(&p, &ct("a", 320, "memory: 512"), "", "");
+    switched(&p, &node);
+    let two = [ct("a", 320, "memory: 512"), ct("b", 321, "memory: 512")].join("\n");
+    let failing = "    files: #{ \"/etc/x\": #{ text: \"x\", on_change: [\"false\"] } },\n";
+    host(&p, &two, "", failing);
+    node.clear_calls();
+    let out = switch(&p, &node);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(pct_calls(&node, 321, "create").len(), 1);
+    assert_eq!(
+        pct_calls(&node, 321, "destroy"),
+        ["pct destroy 321"],
+        "{:?}",
+        node.calls()
+    );
+    assert!(node.pve.conf(321).is_none());
+    assert!(node.pve.conf(320).is_some() && pct_calls(&node, 320, "destroy").is_empty());
+    assert_eq!(current(&node).map(|c| c.0), Some(1));
+}

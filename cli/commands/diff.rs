@@ -125,11 +125,7 @@ fn compare_secrets(
                     (Some(l), Some(n)) if &l == n => "unchanged".to_owned(),
                     (Some(l), Some(n)) => {
                         changed.insert(s.name.clone());
-                        format!(
-                            "CHANGED (keyed digest {}… -> {}…)",
-                            prefix(n),
-                            prefix(&l)
-                        )
+                        format!("CHANGED (keyed digest {}… -> {}…)", prefix(n), prefix(&l))
                     }
                     (Some(l), None) => {
                         changed.insert(s.name.clone());

@@ -22,6 +22,10 @@ pub struct Args {
     /// Discard a node's interrupted activation whose revert keeps failing.
     #[arg(long)]
     force: bool,
+    /// Destroy container VMID (and its disks) if that generation does not declare it;
+    /// without this, such a container is kept and reported.
+    #[arg(long, value_name = "VMID")]
+    allow_destroy: Vec<u32>,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -68,6 +72,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         force: args.force,
         timeouts: timeouts(&args.node),
         failpoint: failpoint()?,
+        allow_destroy: args.allow_destroy,
     };
     match stoa_deploy::rollback(&request, &Lines { quiet: false }) {
         Ok(o) => {

@@ -304,6 +304,10 @@ pub struct Args {
     /// Copy the closure and show what `activate` would do; change nothing.
     #[arg(long)]
     dry_activate: bool,
+    /// Destroy container VMID (and its disks) if the sources no longer declare it; without
+    /// this, such a container is kept and reported (never one with `protection: 1`).
+    #[arg(long, value_name = "VMID")]
+    allow_destroy: Vec<u32>,
     /// Do not ask for confirmation.
     #[arg(long)]
     yes: bool,
@@ -383,6 +387,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             failpoint,
             secrets: stoa_deploy::Secrets::new(),
             planned_against: None,
+            allow_destroy: args.allow_destroy.clone(),
         });
     }
     if requests.is_empty() {

@@ -282,24 +282,26 @@ fn removal_actions(a: &ManifestArtifact) -> Vec<String> {
     a.apply
         .iter()
         .filter_map(|act| match act {
-            ApplyAction::ContainerConfig { vmid, .. } => {
-                Some(format!("destroy container {vmid} (pct stop, pct destroy)"))
-            }
+            ApplyAction::ContainerConfig { vmid, .. } => Some(format!(
+                "kept: container {vmid} stays as it is, no longer managed; only --allow-destroy {vmid} DESTROYS it and its disks (never with protection on)"
+            )),
             ApplyAction::ComposeUp { project, .. } => {
                 Some(format!("compose down: docker compose -p {project} down"))
             }
             _ => None,
         })
-        .chain(std::iter::once(
-            if a.apply.contains(&ApplyAction::PbsDatastores) {
-                "remove stoa's datastore entries (proxmox-backup-manager datastore remove; the data stays)"
-            } else if a.apply.contains(&ApplyAction::MergeSections) {
-                "remove stoa's sections from the file (the node's other sections stay)"
-            } else {
-                "remove the file"
-            }
-            .to_string(),
-        ))
+        .chain(
+            (!matches!(a.apply.first(), Some(ApplyAction::ContainerConfig { .. }))).then(|| {
+                if a.apply.contains(&ApplyAction::PbsDatastores) {
+                    "remove stoa's datastore entries (proxmox-backup-manager datastore remove; the data stays)"
+                } else if a.apply.contains(&ApplyAction::MergeSections) {
+                    "remove stoa's sections from the file (the node's other sections stay)"
+                } else {
+                    "remove the file"
+                }
+                .to_string()
+            }),
+        )
         .collect()
 }
 

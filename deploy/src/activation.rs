@@ -62,6 +62,7 @@ pub(crate) fn activate(
     target: Target<'_>,
     safety: &Safety,
     fp: Option<Failpoint>,
+    allow_destroy: &[u32],
 ) -> Result<Activated, DeployError> {
     let host = session.node.host.clone();
     let ev = |s: &NodeSession<'_>, e: Event| s.progress.event(&host, e);
@@ -138,7 +139,9 @@ pub(crate) fn activate(
 
     ev(session, Event::Step(Step::Activate));
     let activation = session.timeouts.activation;
-    let out = match session.run_raw(Op::Activate, std::slice::from_ref(&id), &[], activation) {
+    let mut args = vec![id.clone()];
+    args.extend(allow_destroy.iter().map(u32::to_string));
+    let out = match session.run_raw(Op::Activate, &args, &[], activation) {
         Ok(out) => out,
         Err(e) => return Err(revert(session, &id, format!("activate: {e}"), Vec::new())),
     };

@@ -177,6 +177,7 @@ fn rollback_in(
         Target::Existing(target.number),
         &safety,
         request.failpoint,
+        &request.allow_destroy,
     )?;
     outcome.action = Action::RolledBack;
     outcome.generation = Some(done.generation);

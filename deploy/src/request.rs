@@ -123,6 +123,9 @@ pub struct SwitchRequest {
     /// had none). If the node is at another generation once locked, the switch stops
     /// with [`crate::DeployError::PlanStale`] before anything is sent. `None`: no check.
     pub planned_against: Option<Option<u64>>,
+    /// Containers the sources no longer declare that this switch may destroy (with their
+    /// disks); any other is kept and reported, and one with `protection: 1` always is.
+    pub allow_destroy: Vec<u32>,
 }
 
 /// `rollback [--to N]`.
@@ -142,6 +145,8 @@ pub struct RollbackRequest {
     pub timeouts: Timeouts,
     /// Crash-safety tests only.
     pub failpoint: Option<Failpoint>,
+    /// Containers the target generation does not declare that may be destroyed.
+    pub allow_destroy: Vec<u32>,
 }
 
 /// What happened on a node.

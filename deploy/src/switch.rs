@@ -183,6 +183,7 @@ fn run(
         },
         &safety,
         request.failpoint,
+        &request.allow_destroy,
     )?;
     outcome.action = Action::Switched;
     outcome.generation = Some(done.generation);

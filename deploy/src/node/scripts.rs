@@ -31,13 +31,15 @@ flip_to() {
   mv -T "$P/.system.tmp.$$" "$P/system"
 }
 # With BK set (a first activation), activate saves what it replaces there (STOA_BACKUP).
+# With ALLOW set (VMIDs), the activation may destroy those containers if the generation no
+# longer declares them (STOA_ALLOW_DESTROY).
 run_activate() { # MODE CLOSURE PREV_CLOSURE LOG [SECRETS_DIR [PREV_SECRETS_DIR]]
   if [ -n "$3" ]; then
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
-      STOA_BACKUP="${BK:-}" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
+      STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
   else
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
-      STOA_BACKUP="${BK:-}" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
+      STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
   fi
 }
 # secrets_dir GEN: the secrets folder of a generation (empty for none).
@@ -68,6 +70,8 @@ revert_pending() {
   from=$(cat "$D/from"); to=$(cat "$D/to")
   flip_to "$from"
   if [ -e "$D/started" ] && [ -n "$from" ]; then
+    # The revert may destroy exactly the containers the failed activation created.
+    ALLOW=$(awk '$1 == "stoa:" && $2 == "created" { print $3 }' "$D/activate.log" 2>/dev/null | tr '\n' ' ')
     if ! run_activate switch "$(closure_of "$from")" "$(closure_of "$to")" "$D/revert.log" \
       "$(secrets_dir "$from")" "$(secrets_dir "$to")"; then
       say "revert-failed $to $from"; cat "$D/revert.log"; return 1
@@ -238,7 +242,8 @@ say "flipped $to"
 "#;
 
 /// `activate ID`: runs the pending generation's `activate switch PREVIOUS`, prints its log.
-pub const ACTIVATE: &str = r#"ID=$1
+pub const ACTIVATE: &str = r#"ID=$1; shift
+ALLOW="$*"
 step_lock
 pending_is "$ID" || die "activate: no pending activation $ID"
 trap '' HUP PIPE

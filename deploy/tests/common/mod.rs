@@ -268,6 +268,7 @@ pub fn request(node: &Node, toplevel: &StorePath) -> SwitchRequest {
         failpoint: None,
         secrets: stoa_deploy::Secrets::new(),
         planned_against: None,
+        allow_destroy: Vec::new(),
     }
 }
 

@@ -280,6 +280,7 @@ ct_config() { # KEY SP VMID CREATE-ARGV...
     step "apply $key create"
     [ "$rec" = no ] || bk ct-created "$vmid"
     created="$created$vmid "
+    echo "stoa: created $vmid"
     if grep -q '^lxc\.' "$S/$sp"; then
       run "$@"
       step "apply $key edit"

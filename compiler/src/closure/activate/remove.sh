@@ -17,14 +17,33 @@ remove() { # KEY KIND ARGS...
         # shellcheck disable=SC2046 # three words
         merge_sections "$key" '' "$1" $(stat -c '%a %U %G' -- "$R$1") "$S/$_sp"
       fi ;;
-    ct-config)
-      if [ "$mode" = dry ] || ct_running "$1"; then
-        run pct stop "$1"
-      fi
-      run pct destroy "$1" ;;
+    ct-config) ct_remove "$1" ;;
     network) ;;
     *) die "unknown artifact kind $kind" ;;
   esac
+}
+# A container the generation no longer declares is destroyed (with its
+# disks) only when the switch was told so (STOA_ALLOW_DESTROY names it: the
+# user's --allow-destroy, or a revert of the activation that created it),
+# and never when its config has `protection: 1`; else it is kept as it is
+# and reported.
+ct_remove() { # VMID
+  _rc=$R/etc/pve/lxc/$1.conf
+  [ -e "$_rc" ] || { echo "stoa: container $1 is gone already"; return 0; }
+  case " ${STOA_ALLOW_DESTROY:-} " in
+    *" $1 "*) ;;
+    *)
+      echo "stoa: kept container $1: the sources no longer declare it; it stays as it is (stoa switch --allow-destroy $1 destroys it and its disks)"
+      return 0 ;;
+  esac
+  if awk '/^\[/ { exit } $0 == "protection: 1" { found = 1 } END { exit !found }' "$_rc"; then
+    echo "stoa: kept container $1: protection is on (pct set $1 --protection 0 first to destroy it)"
+    return 0
+  fi
+  if [ "$mode" = dry ] || ct_running "$1"; then
+    run pct stop "$1"
+  fi
+  run pct destroy "$1"
 }
 removals() { # PHASE: the kinds removed in this phase
   [ -n "$REM" ] || return 0
