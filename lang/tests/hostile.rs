@@ -1,8 +1,9 @@
 //! Hostile scripts: escape attempts, endless loops, deep recursion, memory
 //! bombs. Each must end with a diagnostic of the expected code, never panic,
-//! finish in under a second of wall-clock time (a safety bound, not a
-//! benchmark: the per-host deadline is 800 ms) and not grow the process's
-//! peak memory by more than 512 MiB.
+//! finish within a bounded wall-clock time (5 s: a bound against hangs, not a
+//! benchmark, loose enough for a loaded 2-core machine; the per-host
+//! deadline is 800 ms) and not grow the process's peak memory by more than
+//! 512 MiB.
 //!
 //! The cases run one at a time (a lock) so that their timings and memory
 //! measurements do not disturb each other.
@@ -21,7 +22,7 @@ use stoa_lang::{Code, HostEval};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-const WALL: Duration = Duration::from_secs(1);
+const WALL: Duration = Duration::from_secs(5);
 const MEMORY_KIB: u64 = 512 * 1024;
 
 /// Peak resident set size of this process, in KiB (Linux only).
