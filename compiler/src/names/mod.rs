@@ -200,7 +200,8 @@ impl fmt::Display for Vmid {
 }
 
 /// An absolute path: starts with `/`, no empty, `.` or `..` components, no
-/// NUL or newline, no trailing `/` (except the root itself).
+/// NUL, tab or line break (the node's lists are tab-separated lines), no
+/// trailing `/` (except the root itself).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AbsPath(String);
@@ -212,8 +213,8 @@ impl AbsPath {
         if !s.starts_with('/') {
             return err("must start with '/'");
         }
-        if s.contains(['\0', '\n', '\r']) {
-            return err("must not contain NUL or line breaks");
+        if s.contains(['\0', '\n', '\r', '\t']) {
+            return err("must not contain NUL, tabs or line breaks");
         }
         if s == "/" {
             return Ok(AbsPath(s.to_owned()));

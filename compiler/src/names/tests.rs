@@ -28,6 +28,9 @@ fn paths() {
     assert!(AbsPath::new("/etc/motd").is_ok());
     assert!(AbsPath::new("etc/motd").is_err());
     assert!(AbsPath::new("/etc/../shadow").is_err());
+    // The node's lists (artifacts.tsv, the container file queues) are tab-separated lines.
+    assert!(AbsPath::new("/etc/a\tb").is_err());
+    assert!(AbsPath::new("/etc/a\nb").is_err());
     assert!(AbsPath::new("/etc/").is_err());
     assert_eq!(
         AbsPath::new("/opt")
