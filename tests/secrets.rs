@@ -255,18 +255,33 @@ fn no_value_anywhere_and_the_node_files_have_their_modes() {
     assert_eq!(std::fs::read_to_string(&key).unwrap(), TLS_KEY);
     assert_eq!(mode(&key), 0o600);
     // The filled env files went into the container through a private file, gone now,
-    // pushed with their mode and renamed into a 0700 folder.
-    assert!(node
-        .calls()
-        .iter()
-        .any(|c| c.starts_with("pct push 201 ") && c.ends_with(" /.stoa-push.tmp --perms 0600")));
+    // sent in the container's one `pct exec` and renamed into a 0700 folder.
+    let calls = node.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("pct exec 201 "))
+            .count(),
+        1,
+        "{calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.starts_with("pct push ")),
+        "{calls:?}"
+    );
     let env = node
         .root
         .join("ct/201/opt/stoa/compose/web/.secrets/app.env");
     assert!(std::fs::read_to_string(&env).unwrap().contains(API_TOKEN));
     assert_eq!(mode(&env), 0o600);
     assert_eq!(mode(env.parent().unwrap()), 0o700);
-    assert!(!node.root.join("ct/201/.stoa-push.tmp").exists());
+    assert!(!std::fs::read_dir(node.root.join("ct/201"))
+        .unwrap()
+        .any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".stoa")));
     assert!(
         files(&sec)
             .iter()

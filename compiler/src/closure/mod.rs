@@ -20,6 +20,7 @@ const ACTIVATE_HEAD: &str = concat!(
     include_str!("activate/head.sh"),
     include_str!("activate/backup.sh"),
     include_str!("activate/files.sh"),
+    include_str!("activate/ctfiles.sh"),
     include_str!("activate/containers.sh"),
     include_str!("activate/sections.sh"),
     include_str!("activate/pbs.sh"),
@@ -242,15 +243,17 @@ fn commands(e: &Entry, apply: &[ApplyAction]) -> String {
 pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> String {
     let mut s = ACTIVATE_HEAD.replace("LOCK_WAIT_S", &deployment.container_lock_wait_s.to_string());
     s.push_str(&format!("# host: {host}\n"));
-    // Container configs, filled container files, container files (then the
-    // compose projects whose filled files changed), host files, network.
-    let mut phases: [Vec<String>; 5] = Default::default();
-    for e in entries {
+    // Container configs, filled container files, container files (queued,
+    // then sent with one `pct exec` per container by `ct_flush`), the
+    // `on_change` commands of container files, host files, network.
+    let mut phases: [Vec<String>; 6] = Default::default();
+    for (n, e) in entries.iter().enumerate() {
         let a = e.artifact;
         let (k, sp) = (sh_quote(&e.key()), sh_quote(&e.store_name));
         if let Some(fill) = &a.fill {
-            let (phase, block) = filled_block(e, fill);
+            let (phase, block, later) = filled_block(n, e, fill);
             phases[phase].push(block);
+            phases[3].extend(later);
             continue;
         }
         let guard = format!("if changed {k} {sp}; then\n");
@@ -262,10 +265,10 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
                 phases[0].push(block);
             }
             (Placement::HostFile { .. }, Some(ApplyAction::NetworkReload)) => {
-                phases[4].push(format!("{guard}  network {k} {sp}\nfi\n"));
+                phases[5].push(format!("{guard}  network {k} {sp}\nfi\n"));
             }
             (Placement::HostFile { .. }, Some(ApplyAction::PbsDatastores)) => {
-                phases[3].push(format!("{guard}  pbs_datastores {k} {sp}\nfi\n"));
+                phases[4].push(format!("{guard}  pbs_datastores {k} {sp}\nfi\n"));
             }
             (Placement::HostFile { path }, _) if a.apply.contains(&ApplyAction::MergeSections) => {
                 let mut block = guard;
@@ -279,7 +282,7 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
                 );
                 block += &commands(e, &a.apply);
                 block += "fi\n";
-                phases[3].push(block);
+                phases[4].push(block);
             }
             (Placement::HostFile { path }, _) => {
                 let mut block = guard;
@@ -293,7 +296,7 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
                 );
                 block += &commands(e, &a.apply);
                 block += "fi\n";
-                phases[3].push(block);
+                phases[4].push(block);
             }
             (Placement::ContainerFile { vmid, path }, _) => {
                 let mut block = guard;
@@ -302,8 +305,7 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
                     sh_quote(path.as_str()),
                     a.mode
                 );
-                // The first compose project of the file's own container comes
-                // up in the same `pct exec` that puts the file in place.
+                // The file's own compose project comes up in the same call.
                 let merged = a.apply.iter().position(
                     |act| matches!(act, ApplyAction::ComposeUp { vmid: v, .. } if v == vmid),
                 );
@@ -314,26 +316,25 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
                 }
                 block += "\n";
                 for (i, act) in a.apply.iter().enumerate() {
-                    match act {
-                        ApplyAction::ComposeUp { .. } if Some(i) == merged => {}
-                        ApplyAction::ComposeUp {
-                            vmid,
-                            project,
-                            file,
-                        } => {
+                    if let ApplyAction::ComposeUp {
+                        vmid,
+                        project,
+                        file,
+                    } = act
+                    {
+                        if Some(i) != merged {
                             block += &format!(
-                                "  compose_up {k} {vmid} {} {}\n",
+                                "  want_up {k} {vmid} {} {}\n",
                                 sh_quote(project),
                                 sh_quote(file.as_str())
                             );
                         }
-                        ApplyAction::Command { argv } => {
-                            block += &format!("  run pct exec {vmid} -- {}\n", words(argv));
-                        }
-                        _ => {}
                     }
                 }
+                let (mark, later) = ct_commands(n, e, *vmid, &a.apply);
+                block += &mark;
                 block += "fi\n";
+                phases[3].extend(later);
                 phases[2].push(block);
             }
         }
@@ -343,7 +344,7 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
             s.push_str(&block);
         }
         if i == 2 {
-            s.push_str("pending_ups\n");
+            s.push_str("ct_flush\n");
         }
     }
     s.push_str(
@@ -355,8 +356,9 @@ pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
 /// The `activate` block of an artifact filled in on the node: it changed
 /// when its template or the value of any of its secrets did; then the file
 /// is assembled from the generation's secrets folder and installed. Returns
-/// the phase it belongs to and the block.
-fn filled_block(e: &Entry, fill: &Fill) -> (usize, String) {
+/// the phase it belongs to, the block, and the block of its container
+/// commands (run after the files are sent).
+fn filled_block(n: usize, e: &Entry, fill: &Fill) -> (usize, String, Option<String>) {
     let a = e.artifact;
     let (k, sp) = (sh_quote(&e.key()), sh_quote(&e.store_name));
     let names: Vec<String> = fill
@@ -366,10 +368,10 @@ fn filled_block(e: &Entry, fill: &Fill) -> (usize, String) {
         .collect();
     let parts: Vec<String> = fill.words().iter().map(|w| sh_quote(w)).collect();
     let mut block = format!("if changed {k} {sp} {}; then\n", names.join(" "));
-    let phase = match &a.placement {
+    let (phase, later) = match &a.placement {
         Placement::HostFile { .. } if a.apply.contains(&ApplyAction::PbsUsers) => {
             block += &format!("  pbs_users {k} {sp} {}\n", parts.join(" "));
-            3
+            (4, None)
         }
         Placement::HostFile { path } => {
             block += &format!("  step {}\n", sh_quote(&format!("install {}", e.key())));
@@ -382,7 +384,7 @@ fn filled_block(e: &Entry, fill: &Fill) -> (usize, String) {
                 parts.join(" ")
             );
             block += &commands(e, &a.apply);
-            3
+            (4, None)
         }
         Placement::ContainerFile { vmid, path } => {
             block += &format!(
@@ -417,17 +419,39 @@ fn filled_block(e: &Entry, fill: &Fill) -> (usize, String) {
                             words(services)
                         );
                     }
-                    ApplyAction::Command { argv } => {
-                        block += &format!("  run pct exec {vmid} -- {}\n", words(argv));
-                    }
                     _ => {}
                 }
             }
-            1
+            let (mark, later) = ct_commands(n, e, *vmid, &a.apply);
+            block += &mark;
+            (1, later)
         }
     };
     block += "fi\n";
-    (phase, block)
+    (phase, block, later)
+}
+
+/// The `on_change` commands of a container file run after every file is
+/// sent (ct_flush): its block marks the artifact changed (`c<N>=1`) and
+/// returns the marker line and the later block that runs them.
+fn ct_commands(n: usize, e: &Entry, vmid: Vmid, apply: &[ApplyAction]) -> (String, Option<String>) {
+    let mut later = String::new();
+    for act in apply {
+        if let ApplyAction::Command { argv } = act {
+            later += &format!(
+                "  step {}\n  run pct exec {vmid} -- {}\n",
+                sh_quote(&format!("apply {} command", e.key())),
+                words(argv)
+            );
+        }
+    }
+    if later.is_empty() {
+        return (String::new(), None);
+    }
+    (
+        format!("  c{n}=1\n"),
+        Some(format!("if [ -n \"${{c{n}:-}}\" ]; then\n{later}fi\n")),
+    )
 }
 
 #[cfg(test)]

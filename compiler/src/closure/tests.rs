@@ -2,8 +2,8 @@
 //! node root, with a `pct` double that keeps container files under
 //! `<root>/ct/<vmid>/`: templates are filled from the generation's secrets
 //! folder, changes are detected by keyed digest, and no value leaks into the
-//! activation's output or into any argument vector; a container file takes
-//! one `pct push` and one `pct exec` (with its compose project's `up`); only
+//! activation's output or into any argument vector; the files of a
+//! container take one `pct exec` (with its compose projects' `up`); only
 //! changed artifacts are installed and gone ones removed; `undo` of a first
 //! activation puts back what it replaced.
 
@@ -420,13 +420,28 @@ fn pct_calls(calls: &str, vmid: u32) -> Vec<String> {
         .collect()
 }
 
+/// A plain file in container `vmid` (no apply action).
+fn ct_plain(vmid: i64, path: &str, text: &str, mode: u32) -> Artifact {
+    let mut a = compose_file(vmid, "x", text);
+    a.name = "plain".into();
+    a.placement = Placement::ContainerFile {
+        vmid: Vmid::new(vmid).unwrap(),
+        path: AbsPath::new(path).unwrap(),
+    };
+    a.mode = mode;
+    a.apply = Vec::new();
+    a
+}
+
 #[test]
-fn a_compose_file_takes_one_push_and_one_exec_that_also_brings_it_up() {
+fn a_containers_files_and_compose_project_take_one_pct_exec() {
     let node = Node::new();
     let c1 = node.closure(
         "c1-web1-system",
         &[
             compose_file(201, "web", "name: web\n"),
+            ct_plain(201, "/etc/web/app.conf", "port 80\n", 0o600),
+            ct_plain(201, "/etc/web/extra.conf", "extra\n", 0o644),
             compose_file(202, "db", "name: db\n"),
         ],
     );
@@ -435,14 +450,9 @@ fn a_compose_file_takes_one_push_and_one_exec_that_also_brings_it_up() {
     let calls = node.calls();
     for (vmid, project) in [(201, "web"), (202, "db")] {
         let pct = pct_calls(&calls, vmid);
-        assert_eq!(pct.len(), 2, "{calls}");
+        assert_eq!(pct.len(), 1, "one pct call per container: {calls}");
         assert!(
-            pct[0].starts_with(&format!("pct push {vmid} "))
-                && pct[0].ends_with(" /.stoa-push.tmp --perms 0644"),
-            "{calls}"
-        );
-        assert!(
-            pct[1].starts_with(&format!("pct exec {vmid} -- sh -c ")),
+            pct[0].starts_with(&format!("pct exec {vmid} -- sh -c ")),
             "{calls}"
         );
         assert_eq!(ups(&calls, project), 1, "{calls}");
@@ -451,14 +461,37 @@ fn a_compose_file_takes_one_push_and_one_exec_that_also_brings_it_up() {
         ));
         assert_eq!(text, format!("name: {project}\n"));
         assert_eq!(mode, 0o644);
-        // Nothing left behind: neither the pushed temporary nor the one beside the file.
-        assert!(!node.p(&format!("root/ct/{vmid}/.stoa-push.tmp")).exists());
+        // Nothing left behind: neither the unpacked files nor a temporary beside the file.
+        let left: Vec<_> = std::fs::read_dir(node.p(&format!("root/ct/{vmid}")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".stoa"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
         assert!(!node
             .p(&format!(
                 "root/ct/{vmid}/opt/stoa/compose/{project}/compose.yaml.tmp.stoa"
             ))
             .exists());
     }
+    assert_eq!(
+        node.read("ct/201/etc/web/app.conf"),
+        ("port 80\n".into(), 0o600)
+    );
+    assert_eq!(
+        node.read("ct/201/etc/web/extra.conf"),
+        ("extra\n".into(), 0o644)
+    );
+    // The project came up after every file of its container was in place.
+    let up = calls
+        .lines()
+        .position(|l| l.starts_with("docker compose -p web"))
+        .unwrap();
+    let exec = calls
+        .lines()
+        .position(|l| l.starts_with("pct exec 201"))
+        .unwrap();
+    assert!(exec < up, "{calls}");
     assert!(
         log.contains(
             &"stoa: step apply ct:201:/opt/stoa/compose/web/compose.yaml compose-up".to_string()
@@ -471,21 +504,31 @@ fn a_compose_file_takes_one_push_and_one_exec_that_also_brings_it_up() {
         "c2-web1-system",
         &[
             compose_file(201, "web", "name: web2\n"),
+            ct_plain(201, "/etc/web/app.conf", "port 80\n", 0o600),
+            ct_plain(201, "/etc/web/extra.conf", "extra\n", 0o644),
             compose_file(202, "db", "name: db\n"),
         ],
     );
     let (ok, log) = node.activate_with(&c2, &[Path::new("dry"), &c1]);
     assert!(ok, "{log}");
     assert_eq!(node.calls(), "");
-    assert!(log.contains("stoa: would run pct push 201 "), "{log}");
-    assert!(log.contains("stoa: would run pct exec 201 -- docker compose -p web -f /opt/stoa/compose/web/compose.yaml up -d --remove-orphans --wait"), "{log}");
-    assert!(!log.contains("pct push 202"), "{log}");
+    assert!(
+        log.contains("stoa: would run pct exec 201 once, to:\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("stoa:   put /opt/stoa/compose/web/compose.yaml (mode 0644)\n"),
+        "{log}"
+    );
+    assert!(log.contains("stoa:   run docker compose -p web -f /opt/stoa/compose/web/compose.yaml up -d --remove-orphans --wait\n"), "{log}");
+    assert!(!log.contains("app.conf"), "{log}");
+    assert!(!log.contains("pct exec 202"), "{log}");
 
-    // Only the changed file: one push, one exec, one `up`.
+    // Only the changed file: one exec, one `up`.
     let (ok, log) = node.activate_with(&c2, &[Path::new("switch"), &c1]);
     assert!(ok, "{log}");
     let calls = node.calls();
-    assert_eq!(pct_calls(&calls, 201).len(), 2, "{calls}");
+    assert_eq!(pct_calls(&calls, 201).len(), 1, "{calls}");
     assert!(pct_calls(&calls, 202).is_empty(), "{calls}");
     assert_eq!(ups(&calls, "web"), 1, "{calls}");
     assert_eq!(
@@ -521,7 +564,11 @@ fn a_failing_compose_up_names_its_step_and_a_failing_install_its_own() {
         "{log}"
     );
     assert_eq!(ups(&node.calls(), "db"), 0);
-    assert!(!node.p("root/ct/201/.stoa-push.tmp").exists());
+    assert!(!std::fs::read_dir(node.p("root/ct/201")).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".stoa")));
 }
 
 #[test]
@@ -664,22 +711,26 @@ fn undo_puts_back_what_a_failed_first_activation_replaced() {
         "name: web\n"
     );
     let calls = node.calls();
-    // The container existed: its files were looked at and the one that existed pulled.
-    assert!(
-        calls.contains("pct pull 101 /opt/stoa/compose/web/compose.yaml "),
-        "{calls}"
-    );
-    assert!(
-        !calls.contains("pct pull 101 /opt/stoa/compose/db/compose.yaml"),
-        "{calls}"
-    );
+    // The containers existed: one `pct exec` each put their files in place and
+    // said what they were before, which the backup holds.
+    assert_eq!(pct_calls(&calls, 101).len(), 1, "{calls}");
+    assert_eq!(pct_calls(&calls, 102).len(), 1, "{calls}");
+    let index = std::fs::read_to_string(backup.join("index")).unwrap();
+    for vmid in [101, 102] {
+        assert!(
+            index
+                .lines()
+                .any(|l| l.starts_with(&format!("ct-put\t{vmid}\t"))),
+            "{index}"
+        );
+    }
     assert_eq!(
         std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
         0o700
     );
 
-    // (as if a push had gone through and the `pct exec` after it had not run)
-    std::fs::write(node.p("root/ct/102/.stoa-push.tmp"), "pushed").unwrap();
+    // (as if an earlier `pct exec` had been killed half way)
+    std::fs::create_dir_all(node.p("root/ct/102/.stoa-put.99999/f")).unwrap();
     let (ok, log) = node.activate_with(&c1, &[Path::new("undo"), &backup]);
     assert!(ok, "{log}");
     assert!(log.contains("stoa: undone"), "{log}");
@@ -701,9 +752,10 @@ fn undo_puts_back_what_a_failed_first_activation_replaced() {
             .any(|l| l.starts_with("docker compose -p web ") && l.contains(" up ")),
         "{calls}"
     );
-    assert!(
-        calls.contains("pct push 101 ") && calls.contains("--perms 644 --user 0 --group 0"),
-        "{calls}"
+    assert_eq!(
+        pct_calls(&calls, 101).len(),
+        1,
+        "one call puts back the files: {calls}"
     );
 
     // Undoing again changes nothing more (the node's revert may be retried).

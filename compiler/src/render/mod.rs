@@ -26,7 +26,7 @@ pub enum Placement {
         /// Absolute path on the node.
         path: AbsPath,
     },
-    /// A file inside a container of the node (pushed with `pct push`).
+    /// A file inside a container of the node (sent with its container's one `pct exec`).
     ContainerFile {
         /// The container.
         vmid: Vmid,

@@ -12,9 +12,9 @@
 #   pbs-created NAME                 a PBS datastore is about to be created
 #   ct-config VMID N SP              the container existed: its config is N,
 #                                    SP the generation file applied to it
-#   ct-file VMID PATH N MODE UID GID a file in a container existed (pct pull)
-#   ct-new VMID PATH LEVELS          it did not; LEVELS folders above it neither
-#   compose VMID PROJECT FILE 0|1    a project goes up; its file existed (1)
+#   ct-put VMID N                    files go into a container (not created by
+#                                    this activation): N is what it said they
+#                                    were before (a tar, see ctfiles.sh)
 bn=0
 bk() { # KIND FIELD...: appends an index line
   _bl=$1
@@ -50,39 +50,3 @@ mkd() { # DIR (with the root)
   fi
   mkdir -p -- "$1"
 }
-# In a container: `present MODE UID GID` or `absent LEVELS` (how many
-# folders above the file are missing).
-CT_STAT='if [ -e "$1" ]; then echo "present $(stat -c "%a %u %g" -- "$1")"; else
-n=0; d=${1%/*}; while [ -n "$d" ] && [ ! -d "$d" ]; do n=$((n + 1)); d=${d%/*}; done; echo "absent $n"; fi'
-# What a file in a container is before it is replaced (containers this
-# activation did not create).
-ct_save() { # VMID PATH
-  [ "$rec" = yes ] || return 0
-  case $created in *" $1 "*) return 0 ;; esac
-  _cs=$(pct exec "$1" -- sh -c "$CT_STAT" stoa-stat "$2" </dev/null) || die "cannot look at $2 in container $1"
-  _cs=${_cs%"$CR"}
-  case $_cs in
-    "present "*)
-      bn=$((bn + 1))
-      pct pull "$1" "$2" "$B/$bn" </dev/null || die "cannot back up $2 of container $1"
-      # shellcheck disable=SC2086 # three numbers
-      set -- "$1" "$2" ${_cs#present }
-      bk ct-file "$1" "$2" "$bn" "$3" "$4" "$5"
-      ctkept="$ctkept$1:$2$NL" ;;
-    "absent "*) bk ct-new "$1" "$2" "${_cs#absent }" ;;
-    *) die "cannot look at $2 in container $1 (it said: $_cs)" ;;
-  esac
-}
-bk_compose() { # VMID PROJECT FILE: before a project goes up
-  [ "$rec" = yes ] || return 0
-  case $created in *" $1 "*) return 0 ;; esac
-  case $composed in *" $1/$2 "*) return 0 ;; esac
-  composed="$composed$1/$2 "
-  case $ctkept in
-    *"$NL$1:$3$NL"*) bk compose "$1" "$2" "$3" 1 ;;
-    *) bk compose "$1" "$2" "$3" 0 ;;
-  esac
-}
-
-# A file of this node filled in from its template: the temporary file is
-# private until it has its owner and mode, then renamed over DEST.

@@ -34,18 +34,9 @@ NL='
 CR=$(printf '\r')
 SEC=${STOA_SECRETS:-}
 SECP=${STOA_SECRETS_PREV:-}
-ups=''
-upped=' '
 current=activate
-# Containers this activation created, container files that existed before
-# it and compose projects it recorded (backups).
+# Containers this activation created (their files are not backed up).
 created=' '
-ctkept="$NL"
-composed=' '
-# The temporary a container file is pushed to (the container's root exists
-# and is root's): one `pct exec` then moves it next to its destination and
-# renames it over it.
-CT_TMP=/.stoa-push.tmp
 
 step() { current=$1; echo "stoa: step $1"; }
 die() {

@@ -4,8 +4,8 @@
 # Puts back what a (failed) activation with STOA_BACKUP replaced, newest
 # first: files byte for byte with their mode and owner, container configs
 # (with `pct set` of the live keys and a reboot if needed), files in
-# containers; destroys the containers it created; brings down the compose
-# projects whose file did not exist and up again those whose file did;
+# containers (and their compose projects: down where the file did not
+# exist, up again where it did); destroys the containers it created;
 # `ifreload -a` if the network file changed; removes the folders it made.
 # Goes on after a failure and fails at the end. Running it again is safe.
 undo_failed=''
@@ -56,14 +56,54 @@ undo_config() { # VMID N SP
   awk -v D="$S/$3" "$CT_RESTRICT" "$S/$3" "$B/$2" >"$B/$2.owned" || { undo_failed="$undo_failed$current$NL"; return 1; }
   ( mode=switch undoing=1; ct_reconcile "ct:$1" "$1" "$conf" "$B/$2.owned" "$S/$3" ) || undo_failed="$undo_failed$current$NL"
 }
-CT_DEL='rm -f -- "$1" "$1.tmp.stoa" "$3"; d=${1%/*}; i=0
-while [ "$i" -lt "$2" ] && rmdir -- "$d" 2>/dev/null; do d=${d%/*}; i=$((i + 1)); done'
-CT_DOWN='[ ! -e "$2" ] || docker compose -p "$1" -f "$2" down'
+# Puts back the files of a container from a `ct-put` record, in one
+# `pct exec` (a tar on stdin): first `docker compose down` of the projects
+# whose file did not exist (while it is still there), then every file as it
+# was (owner, mode, a rename) or deleted with the folders made for it, then
+# `up` again of the projects whose file existed.
+CT_RESTORE='r=${1%/} T=${1%/}/.stoa-put.$$ e=0
+TAB=$(printf "\t")
+umask 077
+for x in "$r"/.stoa-put.*; do [ ! -e "$x" ] || rm -rf -- "$x"; done
+set -f
+mkdir -- "$T" && tar -xf - -C "$T" || { rm -rf -- "$T"; exit 96; }
+while IFS=$TAB read -r k a b c <&3; do
+  if [ "$k" = u ] && [ "$c" = 0 ] && [ -e "$r$b" ]; then docker compose -p "$a" -f "$r$b" down </dev/null || e=1; fi
+done 3<"$T/i"
+while IFS=$TAB read -r k a b c d g <&3; do
+  case $k in
+    f) { { [ "$(id -u)" != 0 ] || chown "$d:$g" "$T/$a"; } && chmod "$c" "$T/$a" &&
+      mv -f -- "$T/$a" "$r$b.tmp.stoa" && mv -f -- "$r$b.tmp.stoa" "$r$b"; } ||
+      { echo "stoa-restore: cannot put back $b" >&2; e=1; } ;;
+    a) rm -f -- "$r$a" "$r$a.tmp.stoa" || e=1
+      p=${a%/*} n=0
+      while [ "$n" -lt "$b" ] && rmdir -- "$r$p" 2>/dev/null; do p=${p%/*} n=$((n + 1)); done ;;
+  esac
+done 3<"$T/i"
+while IFS=$TAB read -r k a b c <&3; do
+  if [ "$k" = u ] && [ "$c" = 1 ]; then docker compose -p "$a" -f "$r$b" up -d --remove-orphans --wait </dev/null || e=1; fi
+done 3<"$T/i"
+rm -rf -- "$T"
+exit "$e"'
+undo_ct_put() { # VMID N
+  # The record is written before anything changes: empty, nothing did.
+  [ -s "$B/$2" ] || return 0
+  _ud=$B/$2.d
+  if ! { rm -rf -- "$_ud" && mkdir -- "$_ud" && tar -xf "$B/$2" -C "$_ud" && [ -f "$_ud/i" ]; }; then
+    echo "stoa: undo: the record of container $1's files ($B/$2) cannot be read" >&2
+    undo_failed="$undo_failed$current$NL"
+    return 1
+  fi
+  if ! (cd -- "$_ud" && exec tar -cf - .) | pct exec "$1" -- sh -c "$CT_RESTORE" stoa-restore /; then
+    echo "stoa: undo: command failed: pct exec $1 -- sh -c (put back its files) stoa-restore /" >&2
+    undo_failed="$undo_failed$current$NL"
+  fi
+  rm -rf -- "$_ud"
+}
 undo() {
   [ -f "$B/index" ] || { echo "stoa: nothing to undo in $B"; echo "stoa: done"; exit 0; }
   echo "stoa: undoing $B"
   net_changed=no
-  _uups=''
   _udirs=''
   _urev=$(tac -- "$B/index") || die "cannot read $B/index"
   while IFS="$TAB" read -r kind a1 a2 a3 a4 a5 a6 <&3; do
@@ -75,31 +115,13 @@ undo() {
       ct-created) step "undo create $a1"; undo_created "$a1" ;;
       pbs-created) step "undo datastore $a1"; try proxmox-backup-manager datastore remove "$a1" ;;
       ct-config) step "undo config $a1"; undo_config "$a1" "$a2" "$a3" ;;
-      ct-file)
-        step "undo ct:$a1:$a2"
-        ( ct_put "ct:$a1:$a2" "$a1" "$B/$a3" "$a2" "--perms $a4 --user $a5 --group $a6" '' ) \
-          || undo_failed="$undo_failed$current$NL" ;;
-      ct-new) step "undo ct:$a1:$a2"; try pct exec "$a1" -- sh -c "$CT_DEL" stoa-del "$a2" "$a3" "$CT_TMP" ;;
-      compose)
-        if [ "$a4" = 1 ]; then
-          _uups="$_uups$a1$TAB$a2$TAB$a3$NL"
-        else
-          step "undo compose $a1/$a2"
-          try pct exec "$a1" -- sh -c "$CT_DOWN" stoa-down "$a2" "$a3"
-        fi ;;
+      ct-put) step "undo ct:$a1 files"; undo_ct_put "$a1" "$a2" ;;
       '') ;;
       *) step "undo $kind"; echo "stoa: undo: unknown backup line $kind" >&2; undo_failed="$undo_failed$current$NL" ;;
     esac
   done 3<<INDEX
 $_urev
 INDEX
-  while IFS="$TAB" read -r _uv _up _uf <&3; do
-    [ -n "$_uv" ] || continue
-    step "undo compose $_uv/$_up"
-    try pct exec "$_uv" -- docker compose -p "$_up" -f "$_uf" up -d --remove-orphans --wait
-  done 3<<UPS
-$_uups
-UPS
   if [ "$net_changed" = yes ]; then
     step "undo network reload"
     try ifreload -a
