@@ -3,7 +3,8 @@
 //! Exit codes: 0 success; 1 problems found in the sources or the store
 //! (diagnostics, failed checks, corrupted entries); 2 bad usage or project
 //! setup (no `stoa.toml`, unknown host, bad `stoa.toml`); 3 input/output
-//! failures (a file or directory that cannot be read or written).
+//! failures (a file or directory that cannot be read or written, a node
+//! that cannot be reached).
 
 use std::path::PathBuf;
 
@@ -31,6 +32,23 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Nodes that could not be reached (or locked): exit 3, like other I/O.
+    #[error("cannot reach {hosts}: {message}")]
+    Unreachable {
+        /// The hosts, comma-separated.
+        hosts: String,
+        /// What happened.
+        message: String,
+    },
+    /// A node operation for one host failed (exit 3 when the node could not
+    /// be reached, trusted or locked, else 1).
+    #[error("{host}: {source}")]
+    Deploy {
+        /// The host.
+        host: String,
+        /// What failed, typed.
+        source: stoa_deploy::DeployError,
+    },
     /// A diagnostic from a library, rendered by miette.
     #[error("{0}")]
     Report(String),
@@ -43,6 +61,14 @@ impl From<stoa_compiler::build::ConfigError> for CliError {
 }
 
 impl CliError {
+    /// A failed node operation of `host`.
+    pub fn deploy(host: &str, source: stoa_deploy::DeployError) -> Self {
+        CliError::Deploy {
+            host: host.to_owned(),
+            source,
+        }
+    }
+
     pub fn usage(message: impl Into<String>, help: Option<&str>) -> Self {
         CliError::Usage {
             message: message.into(),
@@ -54,7 +80,9 @@ impl CliError {
         match self {
             CliError::Problems(_) | CliError::Report(_) => 1,
             CliError::Usage { .. } => 2,
-            CliError::Io { .. } => 3,
+            CliError::Io { .. } | CliError::Unreachable { .. } => 3,
+            CliError::Deploy { source, .. } if source.is_connection() => 3,
+            CliError::Deploy { .. } => 1,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod commands;
 mod error;
+mod nodes;
 mod progress;
 mod project;
 mod secrets;

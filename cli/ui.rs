@@ -15,6 +15,10 @@ pub struct Ui {
     handler: GraphicalReportHandler,
 }
 
+/// What to check when a node does not answer.
+const UNREACHABLE_HELP: &str =
+    "check that the node is up and its sshd answers (deployment.target_*, or --target)";
+
 impl Ui {
     pub fn new(quiet: bool, verbose: u8) -> Ui {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -62,7 +66,7 @@ impl Ui {
         self.diagnostic(&d.report());
     }
 
-    /// Renders the final error of a command.
+    /// Renders the final error of a command (its hint, if any, below it).
     pub fn error(&self, e: &CliError) {
         match e {
             CliError::Problems(n) => eprintln!("error: {n} problem(s) found; nothing was written"),
@@ -70,6 +74,16 @@ impl Ui {
                 eprintln!("error: {message}");
                 if let Some(h) = help {
                     eprintln!("  help: {h}");
+                }
+            }
+            CliError::Unreachable { .. } => {
+                eprintln!("error: {e}");
+                eprintln!("  help: {UNREACHABLE_HELP}");
+            }
+            CliError::Deploy { source, .. } => {
+                eprintln!("error: {e}");
+                if source.is_connection() {
+                    eprintln!("  help: {UNREACHABLE_HELP}");
                 }
             }
             CliError::Io { .. } | CliError::Report(_) => eprintln!("error: {e}"),

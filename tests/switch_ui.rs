@@ -138,6 +138,29 @@ fn an_unreachable_node_is_reported_before_the_question() {
 }
 
 #[test]
+fn every_command_that_reaches_a_stopped_node_exits_3_naming_the_host() {
+    let mut node = TestNode::start();
+    let p = Project::new();
+    p.host(&two_files("one\n", "cores: 1\n", ""));
+    let flags = node_flags(&node);
+    node.stop();
+    for cmd in [
+        &["diff", "alpha"][..],
+        &["generations", "alpha"],
+        &["rollback", "alpha"],
+    ] {
+        let out = p.stoa(&args(cmd, &flags));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{cmd:?}: {err}");
+        assert!(err.contains("error: alpha: "), "{cmd:?}: {err}");
+        assert!(
+            err.contains("help: check that the node is up"),
+            "{cmd:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn progress_is_plain_lines_without_a_terminal() {
     let node = TestNode::start();
     let p = Project::new();

@@ -72,15 +72,14 @@ pub fn select(
     let all = project.hosts()?;
     let analysis = analyse(ui, project, &[], None)?;
     // Every configuration is read (one at a time per thread) for its tags.
-    let tagged: std::collections::BTreeSet<String> = analysis
-        .map_configs(&analysis.configured(), project.jobs(), |_, c| {
-            c.pointer("/deployment/tags")
-                .and_then(|t| t.as_array())
-                .is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
-        })?
-        .into_iter()
-        .filter_map(|(h, tagged)| tagged.then_some(h))
-        .collect();
+    let mut tagged = std::collections::BTreeSet::new();
+    for (h, d) in analysis.map_configs(&analysis.configured(), project.jobs(), |h, c| {
+        crate::nodes::deployment_of(h, &c)
+    })? {
+        if d?.tags.iter().any(|t| t == tag) {
+            tagged.insert(h);
+        }
+    }
     let picked: Vec<String> = all.into_iter().filter(|h| tagged.contains(h)).collect();
     if picked.is_empty() {
         return Err(CliError::usage(

@@ -13,9 +13,9 @@ use stoa_compiler::plan::{plan_secrets, Change, Manifest};
 use stoa_compiler::render::ApplyAction;
 use stoa_store::{Store, StoreName, StorePath};
 
-use crate::commands::switch::{deployments, node_for, timeouts, NodeArgs};
 use crate::commands::{analyse, fail_on};
 use crate::error::CliError;
+use crate::nodes::{deployments, node_for, timeouts, NodeArgs};
 use crate::project::Project;
 use crate::ui::Ui;
 use crate::Global;
@@ -170,7 +170,7 @@ fn against_node(
         Detail::Full,
     )
     .map(|_| ())
-    .map_err(|e| CliError::Report(format!("{host}: {e}")))
+    .map_err(|e| CliError::deploy(host, e))
 }
 
 /// How much of each changed artifact a plan shows.
@@ -216,15 +216,20 @@ pub fn show_node_plan(
     detail: Detail,
 ) -> Result<Shown, stoa_deploy::DeployError> {
     let host = &node.host;
-    let nm =
-        manifest(store, toplevel).map_err(|e| stoa_deploy::DeployError::Request(e.to_string()))?;
+    let nm = manifest(store, toplevel).map_err(|e| stoa_deploy::DeployError::Closure {
+        toplevel: toplevel.clone(),
+        problem: e.to_string(),
+    })?;
     let np = stoa_deploy::node_plan(store, node, toplevel, &probe(&nm), t)?;
     let node_manifest = match &np.current {
         Some(c) => {
             let bytes = stoa_deploy::node_file(node, &format!("{}/manifest.json", c.closure), t)?;
-            Some(Manifest::parse(&bytes).map_err(|e| {
-                stoa_deploy::DeployError::Request(format!("the node's manifest: {e}"))
-            })?)
+            Some(
+                Manifest::parse(&bytes).map_err(|e| stoa_deploy::DeployError::Protocol {
+                    step: stoa_deploy::Step::Lock,
+                    detail: format!("the manifest of its generation {}: {e}", c.generation),
+                })?,
+            )
         }
         None => None,
     };

@@ -7,9 +7,9 @@
 use stoa_deploy::{node_gc, Silent};
 
 use crate::commands::rollback::host_deployment;
-use crate::commands::switch::node_for;
-use crate::commands::switch::{timeouts, NodeArgs};
 use crate::error::CliError;
+use crate::nodes::node_for;
+use crate::nodes::{timeouts, NodeArgs};
 use crate::project::Project;
 use crate::ui::Ui;
 use crate::Global;
@@ -52,7 +52,7 @@ fn on_node(ui: &Ui, g: &Global, host: &str, args: &Args) -> Result<(), CliError>
     let node = node_for(project.as_ref(), host, &d, &args.node)?;
     let owner = format!("stoa gc --on {host}");
     let report = node_gc(&node, args.keep, &owner, timeouts(&args.node), &Silent)
-        .map_err(|e| CliError::Report(format!("{host}: {e}")))?;
+        .map_err(|e| CliError::deploy(host, e))?;
     for n in &report.dropped {
         ui.out(&format!("{host}: removed generation {n}"));
     }

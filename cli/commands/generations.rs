@@ -1,8 +1,8 @@
 //! `stoa generations <host> [--json]`: what the node has and which one is current.
 
 use crate::commands::rollback::host_deployment;
-use crate::commands::switch::{node_for, timeouts, unreachable, NodeArgs};
 use crate::error::CliError;
+use crate::nodes::{node_for, timeouts, NodeArgs};
 use crate::ui::Ui;
 use crate::Global;
 
@@ -22,8 +22,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let node = node_for(project.as_ref(), &args.host, &d, &args.node)?;
     let gens = match stoa_deploy::generations(&node, &timeouts(&args.node)) {
         Ok(g) => g,
-        Err(e) if e.is_connection() => return Err(unreachable(&args.host, e.to_string())),
-        Err(e) => return Err(CliError::Report(format!("{}: {e}", args.host))),
+        Err(e) => return Err(CliError::deploy(&args.host, e)),
     };
     if args.json {
         ui.out(&serde_json::to_string_pretty(&gens).unwrap_or_default());

@@ -3,14 +3,13 @@
 
 use stoa_deploy::RollbackRequest;
 
-use crate::commands::switch::{
-    deployments, failpoint, node_for, timeouts, unreachable, DeploymentOpts, NodeArgs,
-};
 use crate::error::CliError;
+use crate::nodes::{deployments, failpoint, node_for, safety, timeouts, NodeArgs};
 use crate::progress::Lines;
 use crate::project::Project;
 use crate::ui::Ui;
 use crate::Global;
+use stoa_compiler::config::Deployment;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,7 +36,7 @@ pub fn host_deployment(
     g: &Global,
     host: &str,
     node: &NodeArgs,
-) -> Result<(DeploymentOpts, Option<Project>), CliError> {
+) -> Result<(Deployment, Option<Project>), CliError> {
     let by_flags = node.target.is_some() || node.local;
     match Project::open(ui, g) {
         Ok(project) => {
@@ -45,13 +44,7 @@ pub fn host_deployment(
             let mut d = deployments(ui, &project, &hosts)?;
             Ok((d.pop().unwrap_or_default(), Some(project)))
         }
-        Err(_) if by_flags => Ok((
-            DeploymentOpts {
-                active: true,
-                ..Default::default()
-            },
-            None,
-        )),
+        Err(_) if by_flags => Ok((Deployment::default(), None)),
         Err(e) => Err(e),
     }
 }
@@ -63,7 +56,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         node: node_for(project.as_ref(), &args.host, &d, &args.node)?,
         to: args.to,
         // From the project if there is one, else what the target generation recorded.
-        safety: from_project.then(|| d.safety()),
+        safety: from_project.then(|| safety(&d)),
         owner: format!(
             "{}@{} rolling back",
             crate::whoami::user(),
@@ -81,7 +74,6 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             ui.out(&format!("{}: generation {now} (was {before})", args.host));
             Ok(())
         }
-        Err(e) if e.is_connection() => Err(unreachable(&args.host, e.to_string())),
-        Err(e) => Err(CliError::Report(format!("{}: {e}", args.host))),
+        Err(e) => Err(CliError::deploy(&args.host, e)),
     }
 }

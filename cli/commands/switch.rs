@@ -1,22 +1,16 @@
 //! `stoa switch [hosts…|--all|--on @tag]`: copy each host's last build to its node,
-//! activate it, confirm; revert on failure. Also the glue shared by `rollback` and
-//! `generations`: node flags, targets, progress rendering.
+//! activate it, confirm; revert on failure. (What it shares with the other
+//! commands that reach nodes is in `crate::nodes`.)
 
 #![allow(clippy::print_stderr)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
-use serde::Deserialize;
 use serde_json::Value;
-use stoa_deploy::transport::{HostKeyPolicy, LocalConnector, SshAuth, SshConnector, SshTarget};
-use stoa_deploy::{
-    DeployError, Failpoint, HealthCheck, Mode, Node, Outcome, Provenance, Safety, SwitchRequest,
-    Timeouts,
-};
+use stoa_compiler::config::Deployment;
+use stoa_deploy::{DeployError, Mode, Outcome, SwitchRequest};
 use stoa_store::StorePath;
 
 use stoa_compiler::plan::Manifest;
@@ -25,271 +19,12 @@ use crate::commands::build::select;
 use crate::commands::diff::{show_node_plan, Detail};
 use crate::commands::{analyse, fail_on};
 use crate::error::CliError;
+use crate::nodes::{
+    deployment_of, failpoint, node_for, provenance, safety, timeouts, unreachable, usage, NodeArgs,
+};
 use crate::project::Project;
 use crate::ui::Ui;
 use crate::Global;
-
-/// How to reach nodes: flags shared by `switch`, `rollback`, `generations`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct NodeArgs {
-    /// Reach the node here instead of `deployment.target_*` (one host only).
-    #[arg(long, value_name = "ssh://USER@HOST:PORT")]
-    pub target: Option<String>,
-    /// Prefix of every node path (`/` by default).
-    #[arg(long, value_name = "DIR")]
-    pub node_root: Option<String>,
-    /// Use this machine as the node (local transport), under `--node-root`.
-    #[arg(long, requires = "node_root", conflicts_with = "target")]
-    pub local: bool,
-    /// known_hosts file (default: `[deploy] known_hosts` in stoa.toml, else
-    /// `~/.ssh/known_hosts`).
-    #[arg(long, value_name = "FILE")]
-    pub known_hosts: Option<PathBuf>,
-    /// Trust and record a node's host key that known_hosts does not have yet.
-    #[arg(long)]
-    pub accept_new_host_key: bool,
-    /// Private key file to authenticate with (repeatable; default: `[deploy]
-    /// identities` in stoa.toml; the ssh-agent is tried after).
-    #[arg(long, value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
-    /// Seconds to wait for another switch's node lock (default: fail at once).
-    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
-    pub lock_wait: u64,
-}
-
-/// `deployment.*` as far as the deployer needs it.
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct DeploymentOpts {
-    #[serde(default)]
-    pub target_host: Option<String>,
-    #[serde(default)]
-    pub target_port: Option<u16>,
-    #[serde(default)]
-    pub target_user: Option<String>,
-    #[serde(default = "yes")]
-    pub active: bool,
-    #[serde(default)]
-    pub health_checks: Vec<HealthCheck>,
-    #[serde(default)]
-    pub confirm_timeout_s: Option<u64>,
-    #[serde(default)]
-    pub host_key: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl DeploymentOpts {
-    pub fn from_config(config: &Value) -> DeploymentOpts {
-        config
-            .get("deployment")
-            .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .unwrap_or_else(|| DeploymentOpts {
-                active: true,
-                ..Default::default()
-            })
-    }
-
-    pub fn safety(&self) -> Safety {
-        Safety {
-            health_checks: self.health_checks.clone(),
-            confirm_timeout: Duration::from_secs(self.confirm_timeout_s.unwrap_or(120)),
-        }
-    }
-}
-
-fn usage(msg: impl Into<String>, help: &str) -> CliError {
-    CliError::usage(msg, Some(help))
-}
-
-/// A connection failure (exit 3).
-pub fn unreachable(host: &str, message: String) -> CliError {
-    CliError::Io {
-        action: "cannot deploy to",
-        path: PathBuf::from(host),
-        source: std::io::Error::other(message),
-    }
-}
-
-fn parse_target(text: &str) -> Result<SshTarget, CliError> {
-    let help = "write it as ssh://USER@HOST:PORT (user and port optional)";
-    let rest = text
-        .strip_prefix("ssh://")
-        .ok_or_else(|| usage(format!("bad --target `{text}`"), help))?;
-    let (user, hostport) = match rest.split_once('@') {
-        Some((u, h)) => (u.to_owned(), h),
-        None => ("root".to_owned(), rest),
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse()
-                .map_err(|_| usage(format!("bad port in --target `{text}`"), help))?,
-        ),
-        None => (hostport, 22),
-    };
-    if host.is_empty() || user.is_empty() {
-        return Err(usage(format!("bad --target `{text}`"), help));
-    }
-    Ok(SshTarget {
-        host: host.trim_matches(['[', ']']).to_owned(),
-        port,
-        user,
-    })
-}
-
-/// The node of `host`: local directory (`--node-root` without `--target`) or SSH.
-/// Flags win over `[deploy]` in stoa.toml, which wins over the defaults.
-pub fn node_for(
-    project: Option<&Project>,
-    host: &str,
-    d: &DeploymentOpts,
-    args: &NodeArgs,
-) -> Result<Node, CliError> {
-    let defaults = crate::project::DeploySettings::default();
-    let settings = project.map_or(&defaults, |p| &p.settings.deploy);
-    let path = |text: &str| match project {
-        Some(p) => p.settings_path(text),
-        None => crate::project::home_path(text),
-    };
-    if args.local {
-        let root = args.node_root.clone().unwrap_or_default();
-        return Ok(Node {
-            host: host.to_owned(),
-            connector: Arc::new(LocalConnector::new()),
-            root,
-        });
-    }
-    let target = match &args.target {
-        Some(t) => parse_target(t)?,
-        None => SshTarget {
-            host: d.target_host.clone().unwrap_or_else(|| host.to_owned()),
-            port: d.target_port.unwrap_or(22),
-            user: d.target_user.clone().unwrap_or_else(|| "root".to_owned()),
-        },
-    };
-    let known_hosts = match (&args.known_hosts, &settings.known_hosts) {
-        (Some(f), _) => f.clone(),
-        (None, Some(f)) => path(f),
-        (None, None) => path("~/.ssh/known_hosts"),
-    };
-    let identities = if args.identity.is_empty() {
-        settings.identities.iter().map(|f| path(f)).collect()
-    } else {
-        args.identity.clone()
-    };
-    let connector = SshConnector {
-        target,
-        host_key: HostKeyPolicy {
-            known_hosts,
-            pinned: d.host_key.clone(),
-            accept_new: args.accept_new_host_key,
-        },
-        auth: SshAuth {
-            identities,
-            agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
-        },
-        connect_timeout: Duration::from_secs(settings.connect_timeout_s.unwrap_or(15)),
-    };
-    Ok(Node {
-        host: host.to_owned(),
-        connector: Arc::new(connector),
-        root: args.node_root.clone().unwrap_or_else(|| "/".into()),
-    })
-}
-
-pub fn timeouts(args: &NodeArgs) -> Timeouts {
-    Timeouts {
-        lock_wait: Duration::from_secs(args.lock_wait),
-        ..Timeouts::default()
-    }
-}
-
-/// `deployment.*` of each host (evaluating the project), in order.
-pub fn deployments(
-    ui: &Ui,
-    project: &Project,
-    hosts: &[String],
-) -> Result<Vec<DeploymentOpts>, CliError> {
-    let analysis = analyse(ui, project, hosts, None)?;
-    fail_on(analysis.errors())?;
-    let configs = analysis.configs_of(hosts)?;
-    Ok(hosts
-        .iter()
-        .map(|h| {
-            configs
-                .get(h)
-                .map(DeploymentOpts::from_config)
-                .unwrap_or_default()
-        })
-        .collect())
-}
-
-/// The `failpoint` from `STOA_FAILPOINT` (tests of crash safety).
-pub fn failpoint() -> Result<Option<Failpoint>, CliError> {
-    match std::env::var("STOA_FAILPOINT") {
-        Ok(v) if !v.is_empty() => v
-            .parse()
-            .map(Some)
-            .map_err(|e: String| usage(e, "unset STOA_FAILPOINT")),
-        _ => Ok(None),
-    }
-}
-
-/// Provenance of a deployment made now by this user from `project`.
-pub fn provenance(project: Option<&Path>) -> Provenance {
-    #[allow(clippy::disallowed_methods)] // the CLI is where the clock is read
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (user, machine) = (crate::whoami::user(), crate::whoami::machine());
-    let git = |args: &[&str]| -> Option<String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(project?)
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    let clean = git(&["status", "--porcelain"]).is_some_and(|s| s.is_empty());
-    Provenance {
-        time: rfc3339(now),
-        user: format!("{user}@{machine}"),
-        git_revision: if clean {
-            git(&["rev-parse", "HEAD"])
-        } else {
-            None
-        },
-        tool: format!("stoa {}", env!("CARGO_PKG_VERSION")),
-        closure: String::new(),
-    }
-}
-
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -350,10 +85,10 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let mut requests = Vec::new();
     for o in &analysis.hosts {
         let host = &o.host;
-        let d = configs
-            .get(host)
-            .map(DeploymentOpts::from_config)
-            .unwrap_or_default();
+        let d = match configs.get(host) {
+            Some(c) => deployment_of(host, c)?,
+            None => Deployment::default(),
+        };
         if !d.active {
             if named && !args.force {
                 return Err(usage(
@@ -380,7 +115,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             } else {
                 Mode::Switch
             },
-            safety: Some(d.safety()),
+            safety: Some(safety(&d)),
             provenance: provenance.clone(),
             force: args.force,
             timeouts: timeouts(&args.node),
@@ -552,7 +287,11 @@ fn confirm(hosts: usize, changes: usize) -> Result<bool, CliError> {
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|e| CliError::Report(e.to_string()))?;
+        .map_err(|source| CliError::Io {
+            action: "cannot read the answer from",
+            path: PathBuf::from("stdin"),
+            source,
+        })?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 

@@ -1,0 +1,266 @@
+//! Node operations shared by the commands that reach nodes (`switch`,
+//! `rollback`, `diff`, `generations`, `gc --on`): the node flags, where a
+//! host's node is and how to reach it, the typed `deployment.*` of a host,
+//! timeouts, failpoints and the provenance of a deployment.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use stoa_compiler::config::Deployment;
+use stoa_deploy::transport::{HostKeyPolicy, LocalConnector, SshAuth, SshConnector, SshTarget};
+use stoa_deploy::{Failpoint, HealthCheck, Node, Provenance, Safety, Timeouts};
+
+use crate::commands::{analyse, fail_on};
+use crate::error::CliError;
+use crate::project::Project;
+use crate::ui::Ui;
+
+/// How to reach nodes: flags shared by `switch`, `rollback`, `generations`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Reach the node here instead of `deployment.target_*` (one host only).
+    #[arg(long, value_name = "ssh://USER@HOST:PORT")]
+    pub target: Option<String>,
+    /// Prefix of every node path (`/` by default).
+    #[arg(long, value_name = "DIR")]
+    pub node_root: Option<String>,
+    /// Use this machine as the node (local transport), under `--node-root`.
+    #[arg(long, requires = "node_root", conflicts_with = "target")]
+    pub local: bool,
+    /// known_hosts file (default: `[deploy] known_hosts` in stoa.toml, else
+    /// `~/.ssh/known_hosts`).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Trust and record a node's host key that known_hosts does not have yet.
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Private key file to authenticate with (repeatable; default: `[deploy]
+    /// identities` in stoa.toml; the ssh-agent is tried after).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+    /// Seconds to wait for another switch's node lock (default: fail at once).
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_wait: u64,
+}
+
+/// `deployment.*` of a host's evaluated configuration, typed once (the
+/// compiler's own type): a configuration that evaluated has a valid one,
+/// so a failure here is reported, never replaced by defaults.
+pub fn deployment_of(host: &str, config: &Value) -> Result<Deployment, CliError> {
+    match config.get("deployment") {
+        None => Ok(Deployment::default()),
+        Some(d) => serde_json::from_value(d.clone()).map_err(|e| {
+            CliError::usage(
+                format!("host `{host}`: deployment.* cannot be read: {e}"),
+                Some("run `stoa check` for the sources' diagnostics"),
+            )
+        }),
+    }
+}
+
+/// The deployer's safety settings of a host.
+pub fn safety(d: &Deployment) -> Safety {
+    Safety {
+        health_checks: d
+            .health_checks
+            .iter()
+            .map(|c| HealthCheck {
+                name: c.name.clone(),
+                command: c.command.clone(),
+                timeout_s: u64::try_from(c.timeout_s).unwrap_or(0),
+            })
+            .collect(),
+        confirm_timeout: Duration::from_secs(u64::try_from(d.confirm_timeout_s).unwrap_or(0)),
+    }
+}
+
+pub fn usage(msg: impl Into<String>, help: &str) -> CliError {
+    CliError::usage(msg, Some(help))
+}
+
+/// A connection failure (exit 3).
+pub fn unreachable(hosts: &str, message: String) -> CliError {
+    CliError::Unreachable {
+        hosts: hosts.to_owned(),
+        message,
+    }
+}
+
+fn parse_target(text: &str) -> Result<SshTarget, CliError> {
+    let help = "write it as ssh://USER@HOST:PORT (user and port optional)";
+    let rest = text
+        .strip_prefix("ssh://")
+        .ok_or_else(|| usage(format!("bad --target `{text}`"), help))?;
+    let (user, hostport) = match rest.split_once('@') {
+        Some((u, h)) => (u.to_owned(), h),
+        None => ("root".to_owned(), rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse()
+                .map_err(|_| usage(format!("bad port in --target `{text}`"), help))?,
+        ),
+        None => (hostport, 22),
+    };
+    if host.is_empty() || user.is_empty() {
+        return Err(usage(format!("bad --target `{text}`"), help));
+    }
+    Ok(SshTarget {
+        host: host.trim_matches(['[', ']']).to_owned(),
+        port,
+        user,
+    })
+}
+
+/// The node of `host`: local directory (`--node-root` without `--target`) or SSH.
+/// Flags win over `[deploy]` in stoa.toml, which wins over the defaults.
+pub fn node_for(
+    project: Option<&Project>,
+    host: &str,
+    d: &Deployment,
+    args: &NodeArgs,
+) -> Result<Node, CliError> {
+    let defaults = crate::project::DeploySettings::default();
+    let settings = project.map_or(&defaults, |p| &p.settings.deploy);
+    let path = |text: &str| match project {
+        Some(p) => p.settings_path(text),
+        None => crate::project::home_path(text),
+    };
+    if args.local {
+        let root = args.node_root.clone().unwrap_or_default();
+        return Ok(Node {
+            host: host.to_owned(),
+            connector: Arc::new(LocalConnector::new()),
+            root,
+        });
+    }
+    let target = match &args.target {
+        Some(t) => parse_target(t)?,
+        None => SshTarget {
+            host: d.target_host.clone().unwrap_or_else(|| host.to_owned()),
+            port: d.target_port,
+            user: d.target_user.clone(),
+        },
+    };
+    let known_hosts = match (&args.known_hosts, &settings.known_hosts) {
+        (Some(f), _) => f.clone(),
+        (None, Some(f)) => path(f),
+        (None, None) => path("~/.ssh/known_hosts"),
+    };
+    let identities = if args.identity.is_empty() {
+        settings.identities.iter().map(|f| path(f)).collect()
+    } else {
+        args.identity.clone()
+    };
+    let connector = SshConnector {
+        target,
+        host_key: HostKeyPolicy {
+            known_hosts,
+            pinned: d.host_key.clone(),
+            accept_new: args.accept_new_host_key,
+        },
+        auth: SshAuth {
+            identities,
+            agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+        },
+        connect_timeout: Duration::from_secs(settings.connect_timeout_s.unwrap_or(15)),
+    };
+    Ok(Node {
+        host: host.to_owned(),
+        connector: Arc::new(connector),
+        root: args.node_root.clone().unwrap_or_else(|| "/".into()),
+    })
+}
+
+pub fn timeouts(args: &NodeArgs) -> Timeouts {
+    Timeouts {
+        lock_wait: Duration::from_secs(args.lock_wait),
+        ..Timeouts::default()
+    }
+}
+
+/// `deployment.*` of each host (evaluating the project), in order.
+pub fn deployments(
+    ui: &Ui,
+    project: &Project,
+    hosts: &[String],
+) -> Result<Vec<Deployment>, CliError> {
+    let analysis = analyse(ui, project, hosts, None)?;
+    fail_on(analysis.errors())?;
+    let configs = analysis.configs_of(hosts)?;
+    hosts
+        .iter()
+        .map(|h| match configs.get(h) {
+            Some(c) => deployment_of(h, c),
+            None => Ok(Deployment::default()),
+        })
+        .collect()
+}
+
+/// The `failpoint` from `STOA_FAILPOINT` (tests of crash safety).
+pub fn failpoint() -> Result<Option<Failpoint>, CliError> {
+    match std::env::var("STOA_FAILPOINT") {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map(Some)
+            .map_err(|e: String| usage(e, "unset STOA_FAILPOINT")),
+        _ => Ok(None),
+    }
+}
+
+/// Provenance of a deployment made now by this user from `project`.
+pub fn provenance(project: Option<&Path>) -> Provenance {
+    #[allow(clippy::disallowed_methods)] // the CLI is where the clock is read
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (user, machine) = (crate::whoami::user(), crate::whoami::machine());
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(project?)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let clean = git(&["status", "--porcelain"]).is_some_and(|s| s.is_empty());
+    Provenance {
+        time: rfc3339(now),
+        user: format!("{user}@{machine}"),
+        git_revision: if clean {
+            git(&["rev-parse", "HEAD"])
+        } else {
+            None
+        },
+        tool: format!("stoa {}", env!("CARGO_PKG_VERSION")),
+        closure: String::new(),
+    }
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
