@@ -171,11 +171,25 @@ impl Project {
         let mut hosts = Vec::new();
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".rhai") {
-                if valid_host_name(stem) {
-                    hosts.push(stem.to_string());
-                }
+            // Hidden files (editors' temporaries) are not hosts.
+            let Some(stem) = name
+                .strip_suffix(".rhai")
+                .filter(|_| !name.starts_with('.'))
+            else {
+                continue;
+            };
+            // The host-name rule has one home: the compiler's HostName.
+            if let Err(e) = stoa_compiler::HostName::new(stem) {
+                return Err(CliError::usage(
+                    format!(
+                        "{}: `{stem}` is not a host name: it {}",
+                        dir.join(&name).display(),
+                        e.reason
+                    ),
+                    Some("a host file is named after its host: lower-case letters, digits and `-` (at most 63), e.g. hosts/web-1.rhai"),
+                ));
             }
+            hosts.push(stem.to_owned());
         }
         hosts.sort();
         Ok(hosts)
@@ -304,15 +318,4 @@ pub fn home_path(text: &str) -> PathBuf {
             .join(rest),
         None => PathBuf::from(text),
     }
-}
-
-/// Host names: lower-case letters, digits and `-`, starting with a letter
-/// or digit (they become DNS names and store path names).
-pub fn valid_host_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }

@@ -604,3 +604,29 @@ fn a_cached_configuration_that_changed_is_refused_once_then_evaluated_again() {
     assert_eq!(toplevels(&again), toplevels(&all)[..1]);
     assert_eq!(std::fs::read_to_string(&cached).unwrap(), original);
 }
+
+#[test]
+fn a_host_file_whose_name_is_not_a_host_name_is_refused_with_the_rule() {
+    for bad in ["Web_1", "Rawls", "räwls", "two words", &"x".repeat(64)] {
+        let p = project();
+        write(
+            p.path(),
+            &[(&format!("hosts/{bad}.rhai"), "#{ config: #{} }")],
+        );
+        // Editors' hidden temporaries are not hosts.
+        write(p.path(), &[("hosts/.#alpha.rhai", "not rhai")]);
+        let o = stoa(p.path(), &["check"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("hosts/{bad}.rhai: `{bad}` is not a host name")),
+            "{bad}: {err}"
+        );
+        assert!(err.contains("lower-case letters, digits and `-`"), "{err}");
+        assert!(!p.path().join(".stoa/store").exists(), "nothing written");
+    }
+    let p = project();
+    write(p.path(), &[("hosts/.#alpha.rhai", "not rhai")]);
+    let o = stoa(p.path(), &["check"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
