@@ -510,3 +510,64 @@ fn a_plan_made_against_another_generation_stops_the_switch() {
     assert_eq!(out.generation, Some(2));
     assert_eq!(n.file(MOTD).as_deref(), Some("two\n"));
 }
+
+#[test]
+fn a_session_sweeps_what_killed_steps_left_and_keeps_the_folders() {
+    let (_d, store) = store();
+    let n = TestNode::new("zeta", Via::Local);
+    let c1 = closure(&store, "zeta", &[(MOTD, "one\n")], json!({}));
+    stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
+    // A record killed mid-way, an activation's staging killed mid-way.
+    let st = n.state();
+    std::fs::create_dir_all(st.join("pending.tmp.4242")).unwrap();
+    std::fs::write(st.join("pending.tmp.4242/id"), "x").unwrap();
+    std::fs::create_dir_all(st.join("secrets/.work/stoa-ct.abc/201")).unwrap();
+    let out = stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
+    assert_eq!(out.action, Action::NoOp);
+    assert!(!st.join("pending.tmp.4242").exists());
+    assert!(!st.join("secrets/.work/stoa-ct.abc").exists());
+    assert!(st.join("secrets/.work").is_dir(), "the folder itself stays");
+    // A no-op switch leaves an empty .work as it is.
+    let out = stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
+    assert_eq!(out.action, Action::NoOp);
+    assert!(st.join("secrets/.work").is_dir());
+}
+
+#[test]
+fn a_health_check_that_ignores_sigterm_is_killed() {
+    let (_d, store) = store();
+    let n = TestNode::new("eta", Via::Local);
+    let c1 = closure(&store, "eta", &[(MOTD, "one\n")], json!({}));
+    stoa_deploy::switch(&store, &request(&n.node, &c1), &Silent).unwrap();
+    let c2 = closure(&store, "eta", &[(MOTD, "two\n")], json!({}));
+    let mut req = request(&n.node, &c2);
+    let marker = n.state().join("stubborn.pid");
+    req.safety = Some(Safety {
+        health_checks: vec![HealthCheck {
+            name: "stubborn".into(),
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("echo $$ > {}; trap '' TERM; sleep 600", marker.display()),
+            ],
+            timeout_s: 1,
+        }],
+        confirm_timeout: Duration::from_secs(120),
+    });
+    // A bound against a hang (the check ignores SIGTERM, as does its sleep).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(stoa_deploy::switch(&store, &req, &Silent));
+    });
+    let done = rx.recv_timeout(Duration::from_secs(90));
+    assert!(
+        done.is_ok(),
+        "the switch waits on a check that ignores SIGTERM"
+    );
+    let err = done.unwrap().unwrap_err();
+    assert!(err.to_string().contains("stubborn"), "{err}");
+    assert_eq!(n.file(MOTD).unwrap(), "one\n", "reverted");
+    let pid = std::fs::read_to_string(&marker).unwrap();
+    let alive = || std::path::Path::new(&format!("/proc/{}", pid.trim())).exists();
+    assert!(eventually(20, || !alive()), "the check {pid} still runs");
+}

@@ -116,7 +116,9 @@ step_lock
 for t in "$ST"/.staging-*; do
   if [ -e "$t" ]; then chmod -R u+w "$t"; rm -rf "$t"; fi
 done
-for t in "$SEC"/.staging-* "$SEC"/.new-* "$SEC"/.dry-* "$SEC"/.work; do
+# What killed steps left (a record's pending.tmp.PID, an activation's
+# staging in secrets/.work); the folders themselves stay as they are.
+for t in "$SEC"/.staging-* "$SEC"/.new-* "$SEC"/.dry-* "$SEC"/.work/* "$D".tmp.*; do
   if [ -e "$t" ]; then rm -rf "$t"; fi
 done
 if ! finish_pending recover; then
@@ -385,7 +387,8 @@ done
 pub const HEALTH: &str = r#"SECS=$1; shift
 start=$(date +%s)
 while :; do
-  if timeout "$SECS" "$@"; then exit 0; fi
+  # A check that ignores SIGTERM is killed 5 s later.
+  if timeout -k 5 "$SECS" "$@"; then exit 0; fi
   now=$(date +%s)
   if [ $((now - start)) -ge "$SECS" ]; then exit 1; fi
   sleep 1
