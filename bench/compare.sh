@@ -8,9 +8,10 @@
 # Run as root on Debian 12; installs ansible-core, nix-bin, hyperfine and
 # openssh-server with apt-get when missing, builds stoa (`cargo build
 # --release`, honouring CARGO_TARGET_DIR; or set STOA=/path/to/stoa), then:
-#  1. starts one sshd on a free 127.0.0.1 port (own host key, private mount
-#     namespace with an empty file over /root/.bashrc; doubles for pct, docker,
-#     ifup and ifreload first on the node's PATH);
+#  1. makes two test nodes with scripts/stub-node (test /etc/pve, the `pct`
+#     double), one for stoa and one for Ansible, each behind an sshd on a free
+#     127.0.0.1 port (own host key, private mount namespace with an empty file
+#     over /root/.bashrc; the node's doubles first on its PATH);
 #  2. for N = 1, 10, 100 containers: generates one host description twice
 #     (bench/gen_compare.py: a stoa project and an Ansible project whose
 #     templates render the same bytes) and times first deploy, no-op and
@@ -60,63 +61,57 @@ rm -rf "$OUT/json" && mkdir -p "$OUT/json"
 echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" > "$OUT/load.txt"
 git -C "$REPO" describe --always --dirty > "$OUT/source.txt" 2>/dev/null || echo unknown > "$OUT/source.txt"
 W=$(mktemp -d /tmp/stoa-compare.XXXXXX)
-SSHD_PID=
+SSHD_PIDS=
 cleanup() {
   # our persistent control connections (the default configuration's expire by themselves)
   for s in "$W"/cp/*; do
     [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x 2>/dev/null || true
   done
-  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+  for p in $SSHD_PIDS; do kill "$p" 2>/dev/null || true; done
+  for D in "$W"/node-*; do [ -d "$D" ] && scripts/stub-node --stop "$D" >/dev/null; done
+  sleep 0.5
+  umount -l "$W"/node-*/root/etc/pve 2>/dev/null || true
   rm -rf "$W"
 }
 trap cleanup EXIT
 
-# --- 1. the node ------------------------------------------------------------
-RS=$W/root-stoa       # node root written by stoa
-RA=$W/root-ansible    # node root written by Ansible
-RF=$W/root-floor      # node root written by tar | ssh
-mkdir -p "$RS" "$RA" "$RF" "$W/bin" "$W/cp" /run/sshd
+# --- 1. the nodes -----------------------------------------------------------
+# Two test nodes of scripts/stub-node (a test /etc/pve with pmxcfs's rules,
+# the stateful `pct` double, recording docker/ifreload), one written by stoa
+# and one by Ansible, each behind its own sshd; `ifup` is a recording double
+# on both (the real ifupdown2 `ifup -s` takes 1.4 s here, once per interfaces
+# change for both tools). Every call lands in <root>/calls.log.
+DS=$W/node-stoa; RS=$DS/root        # node written by stoa
+DA=$W/node-ansible; RA=$DA/root     # node written by Ansible
+RF=$W/root-floor                    # files written by tar | ssh
+mkdir -p "$RF" "$W/cp" /run/sshd
 : > "$W/empty"
 ssh-keygen -q -t ed25519 -N '' -C client -f "$W/client"
 ssh-keygen -q -t ed25519 -N '' -C node -f "$W/host"
 cp "$W/client.pub" "$W/authorized_keys"
-# Doubles: each records its call in <root>/calls.log (root: $STOA_ROOT, set by
-# stoa's activate, else the Ansible root). `pct push` and `pct exec mkdir|mv|rm`
-# act on <root>/var/lib/lxc/<vmid>/rootfs, where the Ansible templates write;
-# `pct exec VMID -- sh -c SCRIPT NAME ARG...` runs the script with the
-# arguments that are absolute paths mapped there (docker is the double).
-cat > "$W/bin/pct" <<EOF
-#!/bin/sh
-R=\${STOA_ROOT:-$RA}
-printf '%s\n' "pct \$*" >> "\$R/calls.log"
-cmd=\$1 vmid=\${2:-}
-fs=\$R/var/lib/lxc/\$vmid/rootfs
-case \$cmd in
-  create) mkdir -p "\$fs" ;;
-  push) cp -- "\$3" "\$fs\$4" && { [ "\${5:-}" != --perms ] || chmod "\$6" "\$fs\$4"; } ;;
-  exec)
-    shift 3
-    case \$1 in
-      mkdir) mkdir -p "\$fs\$3" ;;
-      mv) mv -f "\$fs\$3" "\$fs\$4" ;;
-      rm) rm -f "\$fs\$3" ;;
-      sh)
-        s=\$3 n=\$4; shift 4
-        for a in "\$@"; do
-          shift
-          case \$a in /*) set -- "\$@" "\$fs\$a" ;; *) set -- "\$@" "\$a" ;; esac
-        done
-        exec sh -c "\$s" "\$n" "\$@" ;;
-    esac ;;
-esac
-EOF
-for d in docker ifup ifreload; do
-  printf '#!/bin/sh\nprintf "%%s\\n" "%s $*" >> "${STOA_ROOT:-%s}/calls.log"\n' "$d" "$RA" > "$W/bin/$d"
+for D in "$DS" "$DA"; do
+  scripts/stub-node "$D" >/dev/null
+  printf '#!/bin/sh\necho "ifup $*" >> "%s/calls.log"\n' "$D/root" > "$D/bin/ifup"
+  chmod 755 "$D/bin/ifup"
 done
-chmod 755 "$W"/bin/*
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$W/sshd_config" <<EOF
-Port $PORT
+# Empties a node (containers, configs, files) but its storages and templates.
+cat > "$W/wipe" <<'WIPE'
+#!/bin/sh
+R=$1
+rm -f "$R"/etc/pve/nodes/*/lxc/*.conf
+find "$R" -mindepth 1 -maxdepth 1 ! -name etc ! -name var -exec rm -rf {} +
+find "$R/etc" -mindepth 1 -maxdepth 1 ! -name pve -exec rm -rf {} +
+find "$R/var" -mindepth 1 -maxdepth 1 ! -name lib -exec rm -rf {} +
+find "$R/var/lib" -mindepth 1 -maxdepth 1 ! -name vz -exec rm -rf {} +
+WIPE
+chmod 755 "$W/wipe"
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+PORT_A=$(free_port)
+# start_sshd PORT NODE-DIR: the node's own commands first on its PATH
+start_sshd() {
+  cat > "$W/sshd-$1.conf" <<EOF
+Port $1
 ListenAddress 127.0.0.1
 HostKey $W/host
 AuthorizedKeysFile $W/authorized_keys
@@ -130,14 +125,19 @@ MaxStartups 100
 MaxSessions 100
 LogLevel ERROR
 Subsystem sftp internal-sftp
-SetEnv PATH=$W/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SetEnv PATH=$2/bin:/usr/sbin:/usr/bin:/sbin:/bin
 EOF
-unshare -m sh -c "mount --bind '$W/empty' /root/.bashrc && exec /usr/sbin/sshd -D -e -f '$W/sshd_config'" 2>"$W/sshd.log" &
-SSHD_PID=$!
-printf '[127.0.0.1]:%s %s\n' "$PORT" "$(cat "$W/host.pub")" > "$W/known_hosts"
+  unshare -m sh -c "mount --bind '$W/empty' /root/.bashrc && exec /usr/sbin/sshd -D -e -f '$W/sshd-$1.conf'" 2>"$W/sshd-$1.log" &
+  SSHD_PIDS="$SSHD_PIDS $!"
+  printf '[127.0.0.1]:%s %s\n' "$1" "$(cat "$W/host.pub")" >> "$W/known_hosts"
+}
+start_sshd "$PORT" "$DS"
+start_sshd "$PORT_A" "$DA"
 SSH=(ssh -F /dev/null -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" -o StrictHostKeyChecking=yes -i "$W/client" -p "$PORT" root@127.0.0.1)
-for _ in $(seq 100); do "${SSH[@]}" true 2>/dev/null && break; sleep 0.1; done
-"${SSH[@]}" true || { cat "$W/sshd.log" >&2; exit 1; }
+for p in "$PORT" "$PORT_A"; do
+  for _ in $(seq 100); do "${SSH[@]}" -p "$p" true 2>/dev/null && break; sleep 0.1; done
+  "${SSH[@]}" -p "$p" true || { cat "$W"/sshd-*.log >&2; exit 1; }
+done
 # The node's shell must not run pyenv (or anything else from .bashrc).
 [ -z "$("${SSH[@]}" 'cat /root/.bashrc')" ] || { echo "compare.sh: /root/.bashrc is not masked" >&2; exit 1; }
 
@@ -157,11 +157,24 @@ hf() {
   local args=(-N --style none --runs "$runs" --warmup "$warm" --export-json "$OUT/json/$name.json" -n "$name")
   [ -n "$prep" ] && args+=(--prepare "$prep")
   echo "  $name" >&2
-  hyperfine "${args[@]}" "$cmd" >/dev/null
+  hyperfine "${args[@]}" "$cmd" >/dev/null || {
+    echo "compare.sh: $name failed; once more, with its output:" >&2
+    [ -z "$prep" ] || sh -c "$prep" >&2
+    sh -c "$cmd" >&2
+    exit 1
+  }
+}
+# count_pct CASE N PREPARE: one more stoa run of the case, counting the pct
+# processes it started (each a Perl start-up on a real node) -> pct-CASE-N.txt
+count_pct() {
+  [ -z "$3" ] || sh -c "$3"
+  : > "$RS/calls.log"
+  $SW >/dev/null
+  { grep -c '^pct ' "$RS/calls.log" || true; { grep '^pct ' "$RS/calls.log" || true; } | awk '{ print $2 }' | sort | uniq -c | awk '{ printf "%s %s\n", $2, $1 }'; } > "$OUT/pct-$1-$2.txt"
 }
 # The installed files of a node root: path, mode, owner:group, sha256.
 tree() {
-  (cd "$1" && find etc var/lib/lxc -type f -printf '%p %m %u:%g ' -exec sha256sum {} \; 2>/dev/null | awk '{print $1, $2, $3, $4}' | sort)
+  (cd "$1" && find etc ct -type f -printf '%p %m %u:%g ' -exec sha256sum {} \; 2>/dev/null | awk '{print $1, $2, $3, $4}' | sort)
 }
 same() { # same ROOT_A ROOT_B WHAT
   if ! diff <(tree "$1") <(tree "$2") >"$W/tree.diff"; then
@@ -174,7 +187,7 @@ same() { # same ROOT_A ROOT_B WHAT
 for N in $NS; do
   echo "N = $N containers" >&2
   P=$W/n$N
-  $PY bench/gen_compare.py "$N" "$P" "$PORT" "$RA" "$W/known_hosts" "$W/client"
+  $PY bench/gen_compare.py "$N" "$P" "$PORT" "$RA" "$W/known_hosts" "$W/client" "$PORT_A"
   SW="$STOA -q -C $P/stoa switch node --yes --target ssh://root@127.0.0.1:$PORT --node-root $RS --known-hosts $W/known_hosts --identity $W/client"
   AD="env ANSIBLE_CONFIG=$W/default.cfg ansible-playbook -i $P/ansible/inventory.ini $P/ansible/site.yml"
   AP="env ANSIBLE_CONFIG=$W/pipelining.cfg ansible-playbook -i $P/ansible/inventory.ini $P/ansible/site.yml"
@@ -186,8 +199,8 @@ for N in $NS; do
     *) RS_RUNS=5; RA_RUNS=1; RD_RUNS=1 ;;
   esac
   [ $QUICK = 1 ] && { RS_RUNS=5; RA_RUNS=1; RD_RUNS=1; }
-  WIPE_S="sh -c 'rm -rf $RS/* $P/stoa/.stoa'"
-  WIPE_A="sh -c 'rm -rf $RA/*'"
+  WIPE_S="sh -c '$W/wipe $RS && rm -rf $P/stoa/.stoa'"
+  WIPE_A="$W/wipe $RA"
   BUMP="$PY $REPO/bench/gen_compare.py --bump $P"
 
   # first deploy: empty node (and, for stoa, an empty local store and eval
@@ -199,16 +212,18 @@ for N in $NS; do
     hf "first-ansible-pipe-$N" $RA_RUNS 0 "$WIPE_A" "$AP"
     same "$RS" "$RA" "first deploy, N=$N"
   fi
-  (cd "$RS" && echo "$(find etc var/lib/lxc -type f | wc -l) files, $(find etc var/lib/lxc -type f -exec cat {} + | wc -c) bytes") > "$OUT/files-$N.txt"
+  count_pct first "$N" "$WIPE_S"
+  (cd "$RS" && echo "$(find etc ct -type f | wc -l) files, $(find etc ct -type f -exec cat {} + | wc -c) bytes") > "$OUT/files-$N.txt"
   # the floor: one SSH command; the installed files copied with tar | ssh
   hf "ssh-true-$N" 20 2 "" "${SSH[*]} true"
   hf "ssh-true-x25519-$N" 20 2 "" "${SSH[*]} -o KexAlgorithms=curve25519-sha256 true"
   [ -f "$W/nodelay.so" ] && hf "ssh-true-nodelay-$N" 20 2 "" "env LD_PRELOAD=$W/nodelay.so ${SSH[*]} -o KexAlgorithms=curve25519-sha256 true"
-  tar -C "$RS" -cf "$W/files.tar" etc var/lib/lxc
+  tar -C "$RS" -cf "$W/files.tar" etc ct
   hf "tar-ssh-$N" 20 2 "sh -c 'rm -rf $RF/*'" "sh -c '${SSH[*]} tar -xf - -C $RF < $W/files.tar'"
   same "$RS" "$RF" "tar | ssh, N=$N"
   # no-op: nothing changed since the last run (both nodes are deployed)
   hf "noop-stoa-$N" $RS_RUNS 1 "" "$SW"
+  count_pct noop "$N" ""
   if [ "$ANSIBLE" != 0 ]; then
     hf "noop-ansible-$N" $RD_RUNS 0 "" "$AD"
     hf "noop-ansible-pipe-$N" $RA_RUNS 0 "" "$AP"
@@ -216,6 +231,7 @@ for N in $NS; do
   fi
   # one file changed: ct0's image tag, a new one before every run
   hf "one-stoa-$N" $RS_RUNS 1 "$BUMP" "$SW"
+  count_pct one "$N" "$BUMP"
   if [ "$ANSIBLE" != 0 ]; then
     hf "one-ansible-$N" $RD_RUNS 0 "$BUMP" "$AD"
     hf "one-ansible-pipe-$N" $RA_RUNS 0 "$BUMP" "$AP"

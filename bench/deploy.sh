@@ -1,20 +1,28 @@
 #!/bin/sh
 # Deploy benchmark on loopback (issue 4): no-op switch vs bare `ssh true`, a one-artifact
 # switch, and 10 nodes in parallel vs one. Usage: bench/deploy.sh [path/to/stoa]
-# Needs openssh-server (sshd), util-linux; run as root.
+# Needs openssh-server (sshd), util-linux; run as root. Each node is a test node of
+# scripts/stub-node (a test /etc/pve with pmxcfs's rules, the `pct` double) behind its own sshd.
 set -eu
+cd "$(dirname "$0")/.."
 STOA=${1:-target/release/stoa}
 STOA=$(realpath "$STOA")
-W=$(mktemp -d); trap 'for p in $W/*.pid; do kill "$(cat "$p")" 2>/dev/null || true; done; rm -rf "$W"' EXIT
+W=$(mktemp -d)
+cleanup() {
+  for p in "$W"/*.pid; do kill "$(cat "$p")" 2>/dev/null || true; done
+  for d in "$W"/n*; do [ -d "$d/bin" ] && scripts/stub-node --stop "$d" >/dev/null; done
+  sleep 0.5; umount -l "$W"/n*/root/etc/pve 2>/dev/null || true; rm -rf "$W"
+}
+trap cleanup EXIT
 mkdir -p /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f "$W/client"
 : > "$W/known_hosts"; : > "$W/empty"
 start_node() { # $1 = index, $2 = port
-  d="$W/n$1"; mkdir -p "$d/root"
+  d="$W/n$1"; scripts/stub-node "$d" "pve$1" >/dev/null
   ssh-keygen -q -t ed25519 -N '' -f "$d/host"
   cp "$W/client.pub" "$d/ak"
-  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/ak\nPidFile none\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nLogLevel ERROR\nMaxStartups 100\n' "$2" "$d" "$d" > "$d/cfg"
-  unshare -m sh -c "mount --bind $W/empty /root/.bashrc; mkdir -p /tmp/stoa-bench-root && mount --bind $d/root /tmp/stoa-bench-root && exec /usr/sbin/sshd -D -e -f $d/cfg" 2>"$d/log" &
+  printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/ak\nPidFile none\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nLogLevel ERROR\nMaxStartups 100\nSetEnv PATH=%s/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' "$2" "$d" "$d" "$d" > "$d/cfg"
+  unshare -m sh -c "mount --bind $W/empty /root/.bashrc; mkdir -p /tmp/stoa-bench-root && mount --rbind $d/root /tmp/stoa-bench-root && exec /usr/sbin/sshd -D -e -f $d/cfg" 2>"$d/log" &
   echo $! > "$W/n$1.pid"
   printf '[127.0.0.1]:%s %s\n' "$2" "$(cat "$d/host.pub")" >> "$W/known_hosts"
 }

@@ -10,15 +10,19 @@ the comparative benchmark (bench/compare.sh):
                  the same description, and a copy of bench/ansible/ (the
                  playbook and the Jinja2 templates)
 
-Both install into a node root R (the same files, byte for byte):
-  R/etc/pve/lxc/<vmid>.conf                                 one per container
-  R/var/lib/lxc/<vmid>/rootfs/opt/stoa/compose/<p>/compose.yaml   one per container
+Each deploys to its own test node (scripts/stub-node: a test /etc/pve with
+pmxcfs's rules and the stateful `pct` double), with the same result, file
+for file:
+  R/etc/pve/nodes/pve/lxc/<vmid>.conf      one per container, by `pct create`
+  R/ct/<vmid>/opt/stoa/compose/app/compose.yaml  one per container (the
+                                           double's container file system)
   R/etc/network/interfaces, R/etc/resolv.conf
 
 The MAC addresses are part of the description (stoa derives one when none is
-given, with blake3, which Jinja2 cannot compute).
+given, with blake3, which Jinja2 cannot compute). The Ansible side runs the
+`pct create` argument vector stoa runs (`create` in host_vars).
 
-usage: gen_compare.py N DIR PORT NODE_ROOT KNOWN_HOSTS IDENTITY
+usage: gen_compare.py N DIR PORT NODE_ROOT KNOWN_HOSTS IDENTITY PORT_ANSIBLE
        gen_compare.py --bump DIR       change one file: ct0's image tag (both sides)
 """
 import json
@@ -91,6 +95,21 @@ def apps(n):
     return out
 
 
+TEMPLATE = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+
+
+def create_argv(a):
+    """The `pct create` of a container, as stoa's activation runs it."""
+    net = (f"name=eth0,bridge=vmbr0,gw=10.10.0.1,hwaddr={a['hwaddr']},"
+           f"ip={a['ip']},type=veth")
+    return ["pct", "create", str(a["vmid"]), TEMPLATE,
+            "--cores", str(a["cores"]), "--features", "keyctl=1,nesting=1",
+            "--hostname", a["name"], "--memory", str(a["memory"]), "--net0", net,
+            "--onboot", "1", "--rootfs", "local-lvm:8", "--swap", "512",
+            "--tags", "bench;docker", "--unprivileged", "1",
+            "--description", f"App {a['name']}: 100% managed by stoa", "--start", "1"]
+
+
 def stoa_host(description, port):
     entries = ",\n".join(
         f'      {a["name"]}: #{{ vmid: {a["vmid"]}, ip: "{a["ip"]}", hwaddr: "{a["hwaddr"]}", '
@@ -122,8 +141,10 @@ def write(path, text):
         f.write(text)
 
 
-def generate(n, out, port, root, known_hosts, identity):
+def generate(n, out, port, root, known_hosts, identity, port_a):
     description = {"root": root, "apps": apps(n)}
+    for a in description["apps"]:
+        a["create"] = create_argv(a)
     s = f"{out}/stoa"
     write(f"{s}/stoa.toml", "[project]\n[eval]\ndeadline_ms = 20000\n")
     write(f"{s}/modules/bench/app.rhai", MODULE)
@@ -134,7 +155,7 @@ def generate(n, out, port, root, known_hosts, identity):
     shutil.copytree(f"{HERE}/ansible", a)
     write(f"{a}/host_vars/node.json", json.dumps(description, indent=1) + "\n")
     write(f"{a}/inventory.ini", (
-        f"node ansible_host=127.0.0.1 ansible_port={port} ansible_user=root "
+        f"node ansible_host=127.0.0.1 ansible_port={port_a} ansible_user=root "
         f"ansible_ssh_private_key_file={identity} ansible_python_interpreter=/usr/bin/python3 "
         f"ansible_ssh_common_args='-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes'\n"
     ))
@@ -159,7 +180,7 @@ def main():
     if sys.argv[1] == "--bump":
         bump(sys.argv[2])
     else:
-        generate(int(sys.argv[1]), *sys.argv[2:7])
+        generate(int(sys.argv[1]), *sys.argv[2:8])
 
 
 if __name__ == "__main__":

@@ -123,6 +123,36 @@ for n in NS:
         targets.append((f"no-op switch / strictest `ssh true` floor ≤ 1.5, N = {n}", f"{r1x:.2f}x", r1x <= 1.5))
 p("")
 
+p("### `pct` processes per stoa switch\n")
+p("Counted in the test node's call log over one more run of each case (every `pct` is a Perl "
+  "start-up of a few hundred milliseconds on a real node). Targets: a no-op switch runs none, a "
+  "change to one container one, a first deploy at most two per container.\n")
+p("| N | first deploy | per container | no-op | one file changed | by subcommand (first deploy) |")
+p("|---|---|---|---|---|---|")
+
+
+def pct(case, n):
+    try:
+        lines = open(f"{OUT}/pct-{case}-{n}.txt").read().split("\n")
+    except OSError:
+        return None, ""
+    total = int(lines[0].strip() or 0)
+    by = ", ".join(f"{l.split()[0]} {l.split()[1]}" for l in lines[1:] if l.strip())
+    return total, by
+
+
+for n in NS:
+    first, by = pct("first", n)
+    noop, _ = pct("noop", n)
+    one, _ = pct("one", n)
+    if first is None:
+        continue
+    per = first / int(n)
+    p(f"| {n} | {first} | {per:.1f} | {noop} | {one} | {by} |")
+    targets.append((f"pct per switch, N = {n}: no-op 0, one change 1, first deploy ≤ 2 per container",
+                    f"{noop}, {one}, {per:.1f}", noop == 0 and one == 1 and per <= 2))
+p("")
+
 p("### Evaluation: `stoa check` vs `nix-instantiate --eval --strict`\n")
 p("Generated inventories (bench/gen_inventory.py): each host has 20 containers and goes through 10 "
   "modules; the Nix expression (bench/gen_nix.py, bench/nix/) declares the same options and merges the "
