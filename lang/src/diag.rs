@@ -44,11 +44,15 @@ pub enum Code {
     BadDeclaration,
     /// `secret(name)` with a name that is not a valid secret name.
     SecretName,
+    /// A source file that is there but is no input: it resolves (through a
+    /// link) outside the project root, is not a regular file (a FIFO, a
+    /// device, a directory) or is larger than the limit.
+    Input,
 }
 
 impl Code {
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Code::Parse,
         Code::Script,
         Code::Undeclared,
@@ -66,6 +70,7 @@ impl Code {
         Code::Forbidden,
         Code::BadDeclaration,
         Code::SecretName,
+        Code::Input,
     ];
 
     /// The rendered code, e.g. `stoa::lang::conflict`.
@@ -88,6 +93,7 @@ impl Code {
             Code::Forbidden => "stoa::lang::forbidden",
             Code::BadDeclaration => "stoa::lang::bad-declaration",
             Code::SecretName => "stoa::lang::secret-name",
+            Code::Input => "stoa::lang::input",
         }
     }
 }

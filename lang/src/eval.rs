@@ -241,17 +241,9 @@ impl Evaluator {
         let mut modules = Vec::new();
         let mut seen = BTreeSet::new();
         for name in self.loader.prelude_names() {
-            self.collect(
-                &name,
-                PathBuf::new(),
-                None,
-                &mut seen,
-                &mut modules,
-                &mut diags,
-            );
+            self.collect(&name, None, &mut seen, &mut modules, &mut diags);
         }
-        let host_path = self.loader_root().join(file);
-        self.collect(file, host_path, None, &mut seen, &mut modules, &mut diags);
+        self.collect(file, None, &mut seen, &mut modules, &mut diags);
 
         let mut tree = OptionTree::default();
         let mut dups = Vec::new();
@@ -323,15 +315,10 @@ impl Evaluator {
         }
     }
 
-    fn loader_root(&self) -> PathBuf {
-        self.loader.root_path().to_path_buf()
-    }
-
     /// Loads and evaluates a module and, first, the modules it imports.
     fn collect(
         &self,
         display: &str,
-        path: PathBuf,
         from: Option<Label>,
         seen: &mut BTreeSet<String>,
         out: &mut Vec<ModuleEval>,
@@ -355,10 +342,10 @@ impl Evaluator {
             }
             return;
         }
-        let parsed = match self.loader.load(&self.engine, display, &path) {
+        let parsed = match self.loader.load(&self.engine, display) {
             Ok(p) => p,
-            Err(msg) => {
-                diags.push(Diagnostic::new(Code::ImportNotFound, msg).with_label(from));
+            Err((code, msg)) => {
+                diags.push(Diagnostic::new(code, msg).with_label(from));
                 return;
             }
         };
@@ -448,9 +435,7 @@ impl Evaluator {
                             continue;
                         };
                         match self.loader.resolve(&spec) {
-                            Ok((d, p)) => {
-                                self.collect(&d, p, key_site("imports"), seen, out, diags)
-                            }
+                            Ok(d) => self.collect(&d, key_site("imports"), seen, out, diags),
                             Err((code, msg, help)) => {
                                 let mut d =
                                     Diagnostic::new(code, msg).with_label(key_site("imports"));

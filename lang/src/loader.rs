@@ -3,7 +3,12 @@
 //!
 //! Import paths are relative to the modules root (`modules/` by default),
 //! `.rhai` is implied. Absolute paths and paths that leave the project root
-//! (lexically or through a symlink) are refused. Rhai `import` statements
+//! (lexically or through a symlink) are refused, and so is every import when
+//! the modules root itself is not a relative path inside the project. Every
+//! file, host files included, is read through [`stoa_input::read_text_in`]:
+//! a regular file inside the project root of at most
+//! [`stoa_input::MAX_SOURCE_BYTES`], anything else refused by name, unread
+//! (`stoa::lang::input`). Rhai `import` statements
 //! are evaluated with the importer's runtime state, so imported modules share
 //! the caller's operation budget. Every file read is recorded with its
 //! blake3 digest; the record is part of the build cache key.
@@ -68,7 +73,7 @@ pub(crate) struct Loader {
     resolved: Mutex<BTreeMap<String, Resolution>>,
 }
 
-type Resolution = Result<(String, PathBuf), (Code, String, Option<String>)>;
+type Resolution = Result<String, (Code, String, Option<String>)>;
 
 /// What one evaluation has read and imported so far (thread-local).
 #[derive(Default)]
@@ -182,12 +187,9 @@ impl Loader {
         r
     }
 
-    fn resolve_uncached(
-        &self,
-        spec: &str,
-    ) -> Result<(String, PathBuf), (Code, String, Option<String>)> {
+    fn resolve_uncached(&self, spec: &str) -> Resolution {
         if self.prelude.contains_key(spec) {
-            return Ok((spec.to_string(), PathBuf::new()));
+            return Ok(spec.to_string());
         }
         let escape = |why: &str| {
             (
@@ -201,6 +203,18 @@ impl Loader {
         };
         if spec.is_empty() || Path::new(spec).is_absolute() || spec.starts_with('\\') {
             return Err(escape("absolute paths are not allowed"));
+        }
+        // `/etc` is not `etc/`, and `../x` not `x/`: a modules folder that is
+        // not a relative path inside the root makes every import an escape.
+        if self
+            .modules
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(escape(&format!(
+                "the modules folder {} is not a relative path inside the project root",
+                self.modules.display()
+            )));
         }
         let with_ext = if spec.ends_with(".rhai") {
             spec.to_string()
@@ -230,12 +244,11 @@ impl Loader {
             }
         }
         let display = parts.join("/");
-        let full = self.root.join(&display);
-        match full.canonicalize() {
-            Ok(real) if !real.starts_with(&self.root) => Err(escape(
+        match stoa_input::resolve_in(&self.root, Path::new(&display)) {
+            Ok(_) => Ok(display),
+            Err(e) if matches!(e.problem, stoa_input::Problem::Outside { .. }) => Err(escape(
                 "it resolves (through a symlink) outside the project root",
             )),
-            Ok(_) => Ok((display, full)),
             Err(_) => Err((
                 Code::ImportNotFound,
                 format!("module \"{spec}\" not found (looked for {display})"),
@@ -244,8 +257,23 @@ impl Loader {
         }
     }
 
+    /// Reads the source file `display` (root-relative) as an input.
+    fn read(&self, display: &str) -> Result<String, (Code, String)> {
+        use stoa_input::Problem;
+        stoa_input::read_text_in(&self.root, Path::new(display), stoa_input::MAX_SOURCE_BYTES)
+            .map_err(|e| {
+                let code = match e.problem {
+                    Problem::Outside { .. }
+                    | Problem::NotRegular { .. }
+                    | Problem::TooLarge { .. } => Code::Input,
+                    Problem::NotFound | Problem::NotText | Problem::Io(_) => Code::ImportNotFound,
+                };
+                (code, format!("{display} {}", e.problem))
+            })
+    }
+
     /// Reads and parses a file by display name (cached), recording the read.
-    pub fn load(&self, engine: &Engine, display: &str, path: &Path) -> Result<Arc<Parsed>, String> {
+    pub fn load(&self, engine: &Engine, display: &str) -> Result<Arc<Parsed>, (Code, String)> {
         let cached = self
             .parsed
             .lock()
@@ -256,10 +284,7 @@ impl Loader {
             None => {
                 let text: Arc<str> = match self.prelude.get(display) {
                     Some(t) => t.clone(),
-                    None => Arc::from(
-                        std::fs::read_to_string(path)
-                            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-                    ),
+                    None => Arc::from(self.read(display)?),
                 };
                 let digest = blake3::hash(text.as_bytes()).to_hex().to_string();
                 let file = SourceFile::new(display, text.clone());
@@ -321,7 +346,7 @@ impl rhai::ModuleResolver for Resolver {
         path: &str,
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        let (display, full) = self
+        let display = self
             .0
             .resolve(path)
             .map_err(|(code, msg, help)| Fault::error(code, msg, help, pos))?;
@@ -360,8 +385,8 @@ impl rhai::ModuleResolver for Resolver {
         }
         let parsed = self
             .0
-            .load(engine, &display, &full)
-            .map_err(|msg| Fault::error(Code::ImportNotFound, msg, None, pos))?;
+            .load(engine, &display)
+            .map_err(|(code, msg)| Fault::error(code, msg, None, pos))?;
         let ast = match &parsed.ast {
             Ok(ast) => ast.clone(),
             Err(e) => {
@@ -391,11 +416,4 @@ pub(crate) fn with_stack<T>(display: &str, f: impl FnOnce() -> T) -> T {
     let out = f();
     RECORD.with(|r| r.borrow_mut().stack.pop());
     out
-}
-
-impl Loader {
-    /// The project root.
-    pub fn root_path(&self) -> &Path {
-        &self.root
-    }
 }

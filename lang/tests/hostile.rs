@@ -2,7 +2,7 @@
 //! bombs. Each must end with a diagnostic of the expected code, never panic,
 //! finish within a bounded wall-clock time (5 s: a bound against hangs, not a
 //! benchmark, loose enough for a loaded 2-core machine; the per-host
-//! deadline is 800 ms) and not grow the process's peak memory by more than
+//! deadline is 500 ms) and not grow the process's peak memory by more than
 //! 512 MiB.
 //!
 //! The cases run one at a time (a lock) so that their timings and memory
@@ -196,6 +196,146 @@ mod symlinks {
     }
 }
 
+// ---- inputs that are not source files ---------------------------------
+
+/// Files that are there but are no input: a link out of the project, a
+/// device, a FIFO, a file too large. Each is refused by name, unread.
+#[cfg(unix)]
+mod inputs {
+    use super::*;
+    use std::os::unix::fs::symlink;
+    use std::sync::mpsc;
+
+    fn mkfifo(path: &std::path::Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo {}", path.display());
+    }
+
+    /// Evaluates `hosts/h.rhai` on a thread: a read that blocks fails the
+    /// test after [`WALL`] instead of hanging it. (Not under [`SERIAL`]: a
+    /// blocked read must not hold up the other cases.)
+    fn promptly(p: TempProject) -> HostEval {
+        let (tx, rx) = mpsc::channel();
+        let h = std::thread::spawn(move || {
+            let _ = tx.send(p.eval());
+        });
+        match rx.recv_timeout(WALL) {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the evaluation blocked for {WALL:?}"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => match h.join() {
+                Err(e) => std::panic::resume_unwind(e),
+                Ok(()) => panic!("the evaluation thread ended without a result"),
+            },
+        }
+    }
+
+    fn only(r: &HostEval, code: Code, needle: &str) {
+        let all = summaries(r);
+        assert!(r.config.is_none(), "a configuration was produced:\n{all}");
+        assert!(
+            !r.diagnostics.is_empty() && r.diagnostics.iter().all(|d| d.code == code),
+            "expected only {code:?}, got:\n{all}"
+        );
+        assert!(all.contains(needle), "no {needle:?} in:\n{all}");
+    }
+
+    /// A host file linked to a secret outside the project is refused by
+    /// name; nothing of the secret appears in any diagnostic.
+    #[test]
+    fn host_file_linked_outside_is_refused_unread() {
+        let p = TempProject::new();
+        p.write("../secret.txt", "TOP-SECRET first line\nsecond line\n");
+        symlink(
+            p.outside().join("secret.txt"),
+            p.root().join("hosts/h.rhai"),
+        )
+        .unwrap();
+        let r = hostile(&p, &[Code::Input]);
+        only(&r, Code::Input, "hosts/h.rhai resolves to");
+        let everything = format!("{:?}", r.diagnostics);
+        assert!(!everything.contains("TOP-SECRET"), "{everything}");
+        assert!(r.inputs.is_empty(), "recorded: {:?}", r.inputs);
+    }
+
+    /// A host file linked to `/dev/zero` is refused, not read until memory
+    /// runs out.
+    #[test]
+    fn host_file_linked_to_dev_zero_is_refused() {
+        let p = TempProject::new();
+        symlink("/dev/zero", p.root().join("hosts/h.rhai")).unwrap();
+        let r = hostile(&p, &[Code::Input]);
+        only(&r, Code::Input, "hosts/h.rhai resolves to /dev/zero");
+    }
+
+    /// A module linked to `/dev/zero` is refused at its import.
+    #[test]
+    fn module_linked_to_dev_zero_is_refused() {
+        let p = host(r#"#{ imports: ["zero"] }"#);
+        symlink("/dev/zero", p.root().join("modules/zero.rhai")).unwrap();
+        hostile(&p, &[Code::ImportEscape]);
+    }
+
+    #[test]
+    fn host_file_that_is_a_fifo_is_refused_without_blocking() {
+        let p = TempProject::new();
+        mkfifo(&p.root().join("hosts/h.rhai"));
+        let r = promptly(p);
+        only(
+            &r,
+            Code::Input,
+            "hosts/h.rhai is a FIFO (named pipe), not a regular file",
+        );
+    }
+
+    #[test]
+    fn module_that_is_a_fifo_is_refused_without_blocking() {
+        for script in [r#"#{ imports: ["pipe"] }"#, "import \"pipe\" as p;\n#{}"] {
+            let p = host(script);
+            mkfifo(&p.root().join("modules/pipe.rhai"));
+            let r = promptly(p);
+            only(
+                &r,
+                Code::Input,
+                "modules/pipe.rhai is a FIFO (named pipe), not a regular file",
+            );
+        }
+    }
+
+    /// A module over the size limit is refused before it is parsed.
+    #[test]
+    fn module_larger_than_the_limit_is_refused() {
+        let p = host(r#"#{ imports: ["big"] }"#);
+        let mut text = "// padding\n".repeat((1 << 20) / 11 + 1);
+        text.push_str("#{}");
+        p.write("modules/big.rhai", &text);
+        let r = hostile(&p, &[Code::Input]);
+        only(&r, Code::Input, "modules/big.rhai is larger than 1 MiB");
+    }
+
+    /// A modules folder given as an absolute path or one that leaves the
+    /// root is not read as a folder inside it (`/etc` as `etc/`).
+    #[test]
+    fn modules_folder_outside_the_root_is_refused() {
+        let p = host(r#"#{ imports: ["x"] }"#);
+        p.write("etc/x.rhai", "#{}");
+        p.write("../x/x.rhai", "#{}");
+        for modules in ["/etc", "../x", "etc/../../x"] {
+            let ev = stoa_lang::Evaluator::new(stoa_lang::Project {
+                root: p.root().to_path_buf(),
+                modules: std::path::PathBuf::from(modules),
+                prelude: Vec::new(),
+                limits: stoa_lang::Limits::default(),
+            });
+            let r = ev.eval_host("hosts/h.rhai");
+            only(&r, Code::ImportEscape, "import of \"x\" refused");
+        }
+    }
+}
+
 // ---- forbidden features -----------------------------------------------
 
 #[test]
@@ -340,10 +480,12 @@ fn deep_value_built_in_a_loop() {
     );
 }
 
+/// A 4 MiB literal is over the string size limit; the file that holds it
+/// is over the size limit of a source file, and refused before it is parsed.
 #[test]
 fn huge_string_literal() {
     let text = format!("let s = \"{}\";\n#{{}}", "x".repeat(4 << 20));
-    hostile(&host(&text), &[Code::Limit]);
+    hostile(&host(&text), &[Code::Input]);
 }
 
 // ---- deep nesting in the source ---------------------------------------
