@@ -9,8 +9,11 @@
 //! | the host name | the host file is found by name |
 //! | every file the evaluation read, with the blake3 of its text | the result is a pure function of them |
 //!
-//! A lookup re-hashes every recorded input; any difference (or a missing
-//! file) is a miss. Entries hold the key, the inputs, what the cache keeps
+//! A lookup re-hashes every recorded input, read as the front end reads
+//! it ([`digest_file`]); any difference (or a missing file) is a miss. The
+//! cache is stoa's own but not trusted: its files are read only if they are
+//! regular files (not links, FIFOs or devices) of at most [`MAX_CACHE_BYTES`];
+//! anything else is a miss, never a wait. Entries hold the key, the inputs, what the cache keeps
 //! about the result and, once built, the toplevel store path. The merged
 //! configuration sits beside the entry (`<host>.config.json`, written first)
 //! and is read only when needed; the entry records the blake3 of that file,
@@ -29,6 +32,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The size bound of a file of the cache, far above any configuration (the
+/// lab's largest is 12 KiB); a larger file is a miss.
+pub const MAX_CACHE_BYTES: u64 = 64 << 20;
 
 /// One cached evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +83,7 @@ impl EvalCache {
     /// The configuration stored beside `host`'s entry, if its file still has
     /// the blake3 hex `digest` (the entry's `config`).
     pub fn config(&self, host: &str, digest: &str) -> Option<Value> {
-        let bytes = std::fs::read(self.config_path(host)).ok()?;
+        let bytes = read(&self.config_path(host))?;
         if blake3::hash(&bytes).to_hex().as_str() != digest {
             return None;
         }
@@ -118,7 +125,7 @@ impl EvalCache {
 
     /// Whether the last clean analysis of the whole inventory had `stamp`.
     pub fn stamp_matches(&self, stamp: &str) -> bool {
-        std::fs::read_to_string(self.dir.join("inventory.ok")).is_ok_and(|s| s == stamp)
+        read(&self.dir.join("inventory.ok")).is_some_and(|s| s == stamp.as_bytes())
     }
 
     /// Records a clean analysis of the whole inventory.
@@ -142,7 +149,7 @@ impl EvalCache {
         host: &str,
         digest_of: &dyn Fn(&str) -> Option<String>,
     ) -> Option<Entry> {
-        let text = std::fs::read(self.path(host)).ok()?;
+        let text = read(&self.path(host))?;
         let entry: Entry = serde_json::from_slice(&text).ok()?;
         if entry.host != host || entry.key != key(version, host, &entry.inputs) {
             return None;
@@ -157,7 +164,7 @@ impl EvalCache {
 
     /// The entry of `host` as stored, without checking its inputs.
     pub fn read(&self, host: &str) -> Option<Entry> {
-        let text = std::fs::read(self.path(host)).ok()?;
+        let text = read(&self.path(host))?;
         serde_json::from_slice(&text).ok()
     }
 
@@ -171,9 +178,16 @@ impl EvalCache {
     }
 }
 
-/// The blake3 hex of a file under `root` (how the front end digests inputs).
+/// A file of the cache, `None` unless it is a regular file within the bound.
+fn read(path: &Path) -> Option<Vec<u8>> {
+    stoa_input::read_file(path, MAX_CACHE_BYTES).ok()
+}
+
+/// The blake3 hex of a file under `root`, read as the front end reads its
+/// sources (a regular file inside `root`, within the size bound); `None`
+/// otherwise. `name` comes from a cache entry, so it is not trusted.
 pub fn digest_file(root: &Path, name: &str) -> Option<String> {
-    let bytes = std::fs::read(root.join(name)).ok()?;
+    let bytes = stoa_input::read_in(root, Path::new(name), stoa_input::MAX_SOURCE_BYTES).ok()?;
     Some(blake3::hash(&bytes).to_hex().to_string())
 }
 
@@ -233,6 +247,92 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cache.lookup("v1", "a", &|_| None), None);
         assert_eq!(cache.read("a"), None);
+    }
+
+    fn mkfifo(path: &Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfifo {}", path.display());
+    }
+
+    /// Runs `f` on a thread; fails if it takes more than 5 s (a read that
+    /// blocks on a FIFO fails the test instead of hanging it).
+    fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("the cache blocked: {e}"))
+    }
+
+    #[test]
+    fn a_fifo_or_an_oversized_file_in_the_cache_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cache = EvalCache::new(dir.path());
+        for name in ["a.json", "a.config.json", "inventory.ok"] {
+            mkfifo(&dir.path().join(name));
+        }
+        let c = cache.clone();
+        let (entry, read, config, stamp) = promptly(move || {
+            (
+                c.lookup("v1", "a", &|_| Some("d".into())),
+                c.read("a"),
+                c.config("a", "d"),
+                c.stamp_matches("s"),
+            )
+        });
+        assert_eq!((entry, read, config, stamp), (None, None, None, false));
+        // A configuration larger than the bound is not read, even with its
+        // digest (one JSON string of MAX_CACHE_BYTES).
+        let mut big = vec![b'x'; usize::try_from(MAX_CACHE_BYTES).unwrap_or(usize::MAX)];
+        big[0] = b'"';
+        big.push(b'"');
+        let digest = cache
+            .store_config_bytes("b", &big)
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(big);
+        assert_eq!(cache.config("b", &digest), None);
+        // A link is not an entry either.
+        let config = serde_json::json!({"networking": {"hostname": "c"}});
+        let digest = cache
+            .store_config("c", &config)
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(
+            dir.path().join("c.config.json"),
+            dir.path().join("d.config.json"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cache.config("d", &digest), None);
+        assert_eq!(cache.config("c", &digest), Some(config));
+    }
+
+    /// The inputs named by an entry are digested only as inputs: a FIFO, a
+    /// link out of the root or an absolute path is unreadable (a miss).
+    #[test]
+    fn inputs_are_digested_only_inside_the_root() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = tmp.path().join("project");
+        std::fs::create_dir_all(root.join("hosts")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(root.join("hosts/a.rhai"), "#{}").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(tmp.path().join("secret"), "#{}").unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(tmp.path().join("secret"), root.join("hosts/b.rhai"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        mkfifo(&root.join("hosts/c.rhai"));
+        let expected = blake3::hash(b"#{}").to_hex().to_string();
+        assert_eq!(digest_file(&root, "hosts/a.rhai"), Some(expected));
+        let r = root.clone();
+        let refused = promptly(move || {
+            [
+                digest_file(&r, "hosts/b.rhai"),
+                digest_file(&r, "hosts/c.rhai"),
+                digest_file(&r, "../secret"),
+                digest_file(&r, &tmp.path().join("secret").display().to_string()),
+            ]
+        });
+        assert_eq!(refused, [None, None, None, None]);
     }
 
     #[test]
