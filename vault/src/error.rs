@@ -68,6 +68,10 @@ pub enum VaultError {
         /// Why (never the value).
         reason: &'static str,
     },
+    /// A file of the folder that is no input: it links outside the folder,
+    /// is not a regular file (a FIFO, a device) or is too large.
+    #[error(transparent)]
+    Input(#[from] stoa_input::InputError),
     /// A file system operation failed.
     #[error("{action} {}: {source}", path.display())]
     Io {

@@ -40,8 +40,15 @@ impl Identities {
             path: path.to_path_buf(),
             message,
         };
+        // A link is followed (key files are often links into a dotfiles
+        // folder), but what it leads to is read as an input: a regular
+        // file, bounded, so that a FIFO cannot make a switch wait forever.
+        let real = path
+            .canonicalize()
+            .map_err(|e| bad(format!("cannot read it: {e}")))?;
         let text = zeroize::Zeroizing::new(
-            std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?,
+            stoa_input::read_file(&real, stoa_input::MAX_SOURCE_BYTES)
+                .map_err(|e| bad(format!("cannot read it: it {}", e.problem)))?,
         );
         let keys: Vec<Box<dyn age::Identity>> = if text.windows(10).any(|w| w == b"-----BEGIN") {
             let name = path.display().to_string();
@@ -115,16 +122,7 @@ struct RecipientsFile {
 }
 
 impl Recipients {
-    /// Reads `path`.
-    pub fn from_file(path: &Path) -> Result<Recipients, VaultError> {
-        let text = std::fs::read_to_string(path).map_err(|e| VaultError::Recipients {
-            path: path.to_path_buf(),
-            message: format!("cannot read it: {e}"),
-        })?;
-        Recipients::parse(&text, path)
-    }
-
-    /// Parses the text of `path`.
+    /// Parses the text of `path` ([`crate::Vault::recipients`] reads it).
     pub fn parse(text: &str, path: &Path) -> Result<Recipients, VaultError> {
         let bad = |message: String| VaultError::Recipients {
             path: path.to_path_buf(),

@@ -31,4 +31,4 @@ pub use error::VaultError;
 pub use keys::{generate_identity, Identities, Recipients, RECIPIENTS_FILE};
 pub use name::SecretName;
 pub use value::{SecretValue, Use};
-pub use vault::{Unlocked, Vault};
+pub use vault::{Unlocked, Vault, MAX_SECRET_FILE_BYTES};

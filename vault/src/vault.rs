@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use stoa_input::Problem;
+
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 
 use crate::digest::{DigestKey, DIGEST_KEY_FILE};
@@ -12,8 +14,15 @@ use crate::keys::{Identities, Recipients, RECIPIENTS_FILE};
 use crate::name::SecretName;
 use crate::value::{SecretValue, Use};
 
+/// The size bound of a secret's file (`<name>.age`, `.digest-key.age`):
+/// 16 MiB of ASCII armor, a value of about 12 MiB.
+pub const MAX_SECRET_FILE_BYTES: u64 = 16 << 20;
+
 /// The secrets folder (`secrets/` at the project root): `<name>.age` per
-/// secret, `recipients.toml`, `.digest-key.age`.
+/// secret, `recipients.toml`, `.digest-key.age`. Every file is read as an
+/// input ([`stoa_input::read_in`]): a regular file inside the folder after
+/// resolving links, within a size bound; anything else is refused by name
+/// ([`VaultError::Input`]), unread.
 #[derive(Debug, Clone)]
 pub struct Vault {
     dir: PathBuf,
@@ -54,9 +63,28 @@ impl Vault {
         self.dir.join(RECIPIENTS_FILE)
     }
 
-    /// Reads `recipients.toml`.
+    /// Reads `recipients.toml` (at most [`stoa_input::MAX_SOURCE_BYTES`]).
     pub fn recipients(&self) -> Result<Recipients, VaultError> {
-        Recipients::from_file(&self.recipients_path())
+        let path = self.recipients_path();
+        let text = stoa_input::read_text_in(
+            &self.dir,
+            Path::new(RECIPIENTS_FILE),
+            stoa_input::MAX_SOURCE_BYTES,
+        )
+        .map_err(|e| VaultError::Recipients {
+            path: path.clone(),
+            message: format!("cannot read it: it {}", e.problem),
+        })?;
+        Recipients::parse(&text, &path)
+    }
+
+    /// The encrypted file `rel` of the folder, `None` when there is none.
+    fn encrypted(&self, rel: &str) -> Result<Option<Vec<u8>>, VaultError> {
+        match stoa_input::read_in(&self.dir, Path::new(rel), MAX_SECRET_FILE_BYTES) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if matches!(e.problem, Problem::NotFound) => Ok(None),
+            Err(e) => Err(VaultError::Input(e)),
+        }
     }
 
     /// Every secret with a file, sorted by name. Files whose name is not a
@@ -73,13 +101,13 @@ impl Vault {
     /// Decrypts secret `name`.
     pub fn decrypt(&self, name: &SecretName, ids: &Identities) -> Result<SecretValue, VaultError> {
         let path = self.path_of(name);
-        if !path.is_file() {
-            return Err(VaultError::Missing {
+        match self.encrypted(&format!("{name}.age"))? {
+            Some(bytes) => decrypt_bytes(&path, &bytes, ids),
+            None => Err(VaultError::Missing {
                 name: name.to_string(),
                 path,
-            });
+            }),
         }
-        decrypt_file(&path, ids)
     }
 
     /// Encrypts `value` as secret `name` to `recipients`, replacing its file
@@ -96,13 +124,13 @@ impl Vault {
     /// Decrypts the digest key.
     pub fn digest_key(&self, ids: &Identities) -> Result<DigestKey, VaultError> {
         let path = self.dir.join(DIGEST_KEY_FILE);
-        if !path.is_file() {
+        let Some(bytes) = self.encrypted(DIGEST_KEY_FILE)? else {
             return Err(VaultError::Missing {
                 name: DIGEST_KEY_FILE.trim_end_matches(".age").to_owned(),
                 path,
             });
-        }
-        let text = decrypt_file(&path, ids)?;
+        };
+        let text = decrypt_bytes(&path, &bytes, ids)?;
         DigestKey::parse(text.bytes()).ok_or_else(|| VaultError::Decrypt {
             path,
             message: "the digest key is not 64 hex digits".into(),
@@ -134,10 +162,9 @@ impl Vault {
             values.push((n, self.decrypt(n, ids)?));
         }
         let key_path = self.dir.join(DIGEST_KEY_FILE);
-        let key = if key_path.is_file() {
-            Some(decrypt_file(&key_path, ids)?)
-        } else {
-            None
+        let key = match self.encrypted(DIGEST_KEY_FILE)? {
+            Some(bytes) => Some(decrypt_bytes(&key_path, &bytes, ids)?),
+            None => None,
         };
         for (n, v) in &values {
             self.encrypt(n, v, recipients)?;
@@ -228,14 +255,14 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<SecretName>) -> Result<(), Vault
     Ok(())
 }
 
-fn decrypt_file(path: &Path, ids: &Identities) -> Result<SecretValue, VaultError> {
+/// Decrypts the bytes of the encrypted file `path`.
+fn decrypt_bytes(path: &Path, bytes: &[u8], ids: &Identities) -> Result<SecretValue, VaultError> {
     let bad = |message: String| VaultError::Decrypt {
         path: path.to_path_buf(),
         message,
     };
-    let file = std::fs::File::open(path).map_err(VaultError::io("cannot open", path))?;
-    let decryptor = age::Decryptor::new(ArmoredReader::new(std::io::BufReader::new(file)))
-        .map_err(|e| bad(e.to_string()))?;
+    let decryptor =
+        age::Decryptor::new(ArmoredReader::new(bytes)).map_err(|e| bad(e.to_string()))?;
     if decryptor.is_scrypt() {
         return Err(bad("it is encrypted with a passphrase, not to recipients; re-create it with `stoa secrets edit`".into()));
     }

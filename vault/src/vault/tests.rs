@@ -206,3 +206,88 @@ fn recipients_file_problems_are_clear() {
         assert!(e.contains(needle), "{text:?}: {e}");
     }
 }
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Runs `f` on a thread; fails if it takes more than 5 s (a read that
+/// blocks on a FIFO fails the test instead of hanging it).
+fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the read blocked for 5 s")
+}
+
+#[test]
+fn a_fifo_as_recipients_or_identity_is_refused_without_blocking() {
+    let f = fixture(&[]);
+    std::fs::remove_file(f.vault.recipients_path()).unwrap();
+    mkfifo(&f.vault.recipients_path());
+    let vault = f.vault.clone();
+    let e = promptly(move || vault.recipients().unwrap_err().to_string());
+    assert!(
+        e.contains("secrets/recipients.toml") && e.contains("is a FIFO (named pipe)"),
+        "{e}"
+    );
+    let key = f.dir.path().join("age.key");
+    mkfifo(&key);
+    let e = promptly(move || Identities::from_file(&key).unwrap_err().to_string());
+    assert!(
+        e.contains("age.key") && e.contains("is a FIFO (named pipe)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn recipients_and_secrets_linked_outside_the_folder_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, alice_pub) = identity(tmp.path(), "alice.key");
+    let f = fixture(&[("alice", &alice_pub)]);
+    let r = f.vault.recipients().unwrap();
+    // Someone else's files, encrypted to alice, outside the folder.
+    let other = Vault::new(tmp.path().join("other"));
+    other
+        .encrypt(&n("elsewhere"), &SecretValue::new(b"not ours".to_vec()), &r)
+        .unwrap();
+    std::fs::create_dir_all(other.dir()).unwrap();
+    std::fs::copy(f.vault.recipients_path(), other.recipients_path()).unwrap();
+    std::os::unix::fs::symlink(other.path_of(&n("elsewhere")), f.vault.path_of(&n("a"))).unwrap();
+    let ids = Identities::from_file(&alice).unwrap();
+    let e = f.vault.decrypt(&n("a"), &ids).unwrap_err().to_string();
+    assert!(e.contains("a.age resolves to"), "{e}");
+    assert!(!e.contains("not ours"), "{e}");
+
+    std::fs::remove_file(f.vault.recipients_path()).unwrap();
+    std::os::unix::fs::symlink(other.recipients_path(), f.vault.recipients_path()).unwrap();
+    let e = f.vault.recipients().unwrap_err().to_string();
+    assert!(
+        e.contains("secrets/recipients.toml: cannot read it: it resolves to"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_secret_that_is_a_fifo_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, alice_pub) = identity(tmp.path(), "alice.key");
+    let f = fixture(&[("alice", &alice_pub)]);
+    mkfifo(&f.vault.path_of(&n("pipe")));
+    let vault = f.vault.clone();
+    let e = promptly(move || {
+        let ids = Identities::from_file(&alice).unwrap();
+        vault.decrypt(&n("pipe"), &ids).unwrap_err().to_string()
+    });
+    assert!(
+        e.contains("pipe.age is a FIFO (named pipe), not a regular file"),
+        "{e}"
+    );
+}
