@@ -1,10 +1,18 @@
 //! Finding the project root (`stoa.toml`), reading its settings, listing
 //! hosts and setting up the evaluator.
+//!
+//! `stoa.toml` is read as an input (`stoa_input`: a regular file inside the
+//! root, at most 1 MiB), and the folders it names (`[project] hosts` and
+//! `modules`, `[secrets] dir`) must be relative paths inside the root that
+//! do not resolve out of it: anything else is refused, at its line, before
+//! any other file is read.
 
-use std::path::PathBuf;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 use stoa_lang::{Evaluator, Limits, Project as LangProject};
+use toml::Spanned;
 
 use crate::error::CliError;
 use crate::ui::Ui;
@@ -50,7 +58,7 @@ pub struct DeploySettings {
 pub struct SecretsSettings {
     /// The secrets folder, relative to the root (`secrets`).
     #[serde(default = "default_secrets")]
-    pub dir: String,
+    pub dir: Spanned<String>,
 }
 
 impl Default for SecretsSettings {
@@ -61,17 +69,23 @@ impl Default for SecretsSettings {
     }
 }
 
-fn default_secrets() -> String {
-    "secrets".into()
+/// A default value: no place in `stoa.toml`.
+fn default_value(v: &str) -> Spanned<String> {
+    Spanned::new(0..0, v.to_string())
 }
 
+fn default_secrets() -> Spanned<String> {
+    default_value("secrets")
+}
+
+/// `[project]`: the folders of the sources, relative to the root.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectSettings {
     #[serde(default = "default_modules")]
-    pub modules: String,
+    pub modules: Spanned<String>,
     #[serde(default = "default_hosts")]
-    pub hosts: String,
+    pub hosts: Spanned<String>,
 }
 
 impl Default for ProjectSettings {
@@ -83,11 +97,11 @@ impl Default for ProjectSettings {
     }
 }
 
-fn default_modules() -> String {
-    "modules".into()
+fn default_modules() -> Spanned<String> {
+    default_value("modules")
 }
-fn default_hosts() -> String {
-    "hosts".into()
+fn default_hosts() -> Spanned<String> {
+    default_value("hosts")
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,23 +150,53 @@ impl Project {
                 )
             })?
             .to_path_buf();
-        let path = root.join(MARKER);
-        let text = std::fs::read_to_string(&path).map_err(|source| CliError::Io {
-            action: "cannot read",
-            path: path.clone(),
-            source,
-        })?;
-        let settings = toml::from_str::<Settings>(&text).map_err(|e| {
-            let mut d = miette::MietteDiagnostic::new(e.message().to_string())
-                .with_code("stoa::project::settings");
-            if let Some(span) = e.span() {
+        let text = stoa_input::read_text_in(&root, Path::new(MARKER), stoa_input::MAX_SOURCE_BYTES)
+            .map_err(|e| match e.problem {
+                stoa_input::Problem::Io(source) => CliError::Io {
+                    action: "cannot read",
+                    path: e.path,
+                    source,
+                },
+                problem => CliError::usage(
+                    format!("{MARKER} {problem}"),
+                    Some("stoa.toml is a regular file at the project root"),
+                ),
+            })?;
+        let invalid = |message: String, span: Option<Range<usize>>, help: Option<&str>| {
+            let mut d = miette::MietteDiagnostic::new(message).with_code("stoa::project::settings");
+            if let Some(span) = span {
                 d = d.with_label(miette::LabeledSpan::at(span, "here"));
+            }
+            if let Some(help) = help {
+                d = d.with_help(help);
             }
             let report = miette::Report::new(d)
                 .with_source_code(miette::NamedSource::new(MARKER, text.clone()));
             ui.diagnostic(report.as_ref());
             CliError::usage(format!("{MARKER} is not valid"), None)
-        })?;
+        };
+        let mut settings = toml::from_str::<Settings>(&text)
+            .map_err(|e| invalid(e.message().to_string(), e.span(), None))?;
+        for (table, key, value) in [
+            ("project", "hosts", &mut settings.project.hosts),
+            ("project", "modules", &mut settings.project.modules),
+            ("secrets", "dir", &mut settings.secrets.dir),
+        ] {
+            let span = value.span();
+            let normal = folder(&root, value.get_ref()).map_err(|why| {
+                let at = if span.is_empty() {
+                    " (the default)"
+                } else {
+                    ""
+                };
+                invalid(
+                    format!("`[{table}] {key}` = {:?}{at} {why}", value.get_ref()),
+                    (!span.is_empty()).then_some(span.clone()),
+                    Some("folders are relative to the project root and stay inside it, e.g. hosts = \"hosts\""),
+                )
+            })?;
+            *value.get_mut() = normal;
+        }
         Ok(Project {
             root,
             settings,
@@ -162,7 +206,7 @@ impl Project {
 
     /// Host names (file stems under `hosts/`), sorted.
     pub fn hosts(&self) -> Result<Vec<String>, CliError> {
-        let dir = self.root.join(&self.settings.project.hosts);
+        let dir = self.root.join(self.settings.project.hosts.get_ref());
         let entries = std::fs::read_dir(&dir).map_err(|source| CliError::Io {
             action: "cannot list hosts in",
             path: dir.clone(),
@@ -214,7 +258,7 @@ impl Project {
 
     /// The host file of a host, relative to the root.
     pub fn host_file(&self, host: &str) -> String {
-        format!("{}/{host}.rhai", self.settings.project.hosts)
+        format!("{}/{host}.rhai", self.settings.project.hosts.get_ref())
     }
 
     /// The local state directory: `.stoa/` at the root unless overridden.
@@ -253,7 +297,7 @@ impl Project {
 
     /// The project's secrets folder.
     pub fn vault(&self) -> stoa_vault::Vault {
-        stoa_vault::Vault::new(self.root.join(&self.settings.secrets.dir))
+        stoa_vault::Vault::new(self.root.join(self.settings.secrets.dir.get_ref()))
     }
 
     /// The evaluation cache.
@@ -289,7 +333,7 @@ impl Project {
         }
         Evaluator::new(LangProject {
             root: self.root.clone(),
-            modules: PathBuf::from(&self.settings.project.modules),
+            modules: PathBuf::from(self.settings.project.modules.get_ref()),
             prelude: self.prelude(),
             limits,
         })
@@ -306,6 +350,38 @@ impl Project {
                     .map(|n| n.get())
                     .unwrap_or(2)
             })
+    }
+}
+
+/// A folder of `stoa.toml`, normalized (`./hosts/` is `hosts`): a relative
+/// path of plain names that, if it exists, resolves inside `root`; otherwise
+/// why not, as a predicate of the setting.
+fn folder(root: &Path, value: &str) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for c in Path::new(value).components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("leaves the project root (`..`)".into()),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("is an absolute path, not a folder inside the project root".into())
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err("names no folder inside the project root".into());
+    }
+    let normal = parts.join("/");
+    match stoa_input::resolve_in(root, Path::new(&normal)) {
+        Err(stoa_input::InputError {
+            problem: stoa_input::Problem::Outside { target, .. },
+            ..
+        }) => Err(format!(
+            "resolves (through a symbolic link) to {}, outside the project root",
+            target.display()
+        )),
+        // A folder that is missing is reported where it is needed.
+        _ => Ok(normal),
     }
 }
 

@@ -162,7 +162,7 @@ pub fn note_undefined(ui: &Ui, project: &Project, hosts: &[HostOutcome]) {
     ui.status(&format!(
         "note: {} secret(s) referenced but not defined in {}/: {}{more}; `stoa switch` needs them (`stoa secrets list` shows where they are used)",
         missing.len(),
-        project.settings.secrets.dir,
+        project.settings.secrets.dir.get_ref(),
         shown.join(", ")
     ));
 }

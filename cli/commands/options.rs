@@ -29,7 +29,10 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let hosts = project.hosts()?;
     if hosts.is_empty() {
         return Err(CliError::usage(
-            format!("no hosts in `{}/`", project.settings.project.hosts),
+            format!(
+                "no hosts in `{}/`",
+                project.settings.project.hosts.get_ref()
+            ),
             Some("options are read from the modules hosts import: add a host file first"),
         ));
     }
