@@ -94,6 +94,12 @@ fn name_of(name: &str) -> Result<SecretName, CliError> {
 
 fn recipients(project: &Project, vault: &Vault) -> Result<Recipients, CliError> {
     vault.recipients().map_err(|e| {
+        if let stoa_vault::VaultError::Input(_) = e {
+            return CliError::usage(
+                e.to_string(),
+                Some("recipients.toml is a regular file inside the secrets folder"),
+            );
+        }
         CliError::usage(
             e.to_string(),
             Some(&format!(

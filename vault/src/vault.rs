@@ -71,9 +71,12 @@ impl Vault {
             Path::new(RECIPIENTS_FILE),
             stoa_input::MAX_SOURCE_BYTES,
         )
-        .map_err(|e| VaultError::Recipients {
-            path: path.clone(),
-            message: format!("cannot read it: it {}", e.problem),
+        .map_err(|e| match e.problem {
+            Problem::NotFound | Problem::NotText | Problem::Io(_) => VaultError::Recipients {
+                path: path.clone(),
+                message: format!("cannot read it: it {}", e.problem),
+            },
+            _ => VaultError::Input(e),
         })?;
         Recipients::parse(&text, &path)
     }

@@ -269,10 +269,7 @@ fn recipients_and_secrets_linked_outside_the_folder_are_refused() {
     std::fs::remove_file(f.vault.recipients_path()).unwrap();
     std::os::unix::fs::symlink(other.recipients_path(), f.vault.recipients_path()).unwrap();
     let e = f.vault.recipients().unwrap_err().to_string();
-    assert!(
-        e.contains("secrets/recipients.toml: cannot read it: it resolves to"),
-        "{e}"
-    );
+    assert!(e.contains("secrets/recipients.toml resolves to"), "{e}");
 }
 
 #[test]
