@@ -35,15 +35,17 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     if args.check {
         let mut stale = 0;
         for (rel, text) in &files {
-            let path = project.root.join(rel);
-            let current = match std::fs::read_to_string(&path) {
+            let current = match current(&project, rel) {
                 Ok(t) => Some(t),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(source) => {
-                    return Err(CliError::Io {
-                        action: "cannot read",
-                        path,
-                        source,
+                Err(e) if matches!(e.problem, stoa_input::Problem::NotFound) => None,
+                Err(e) => {
+                    return Err(match e.problem {
+                        stoa_input::Problem::Io(source) => CliError::Io {
+                            action: "cannot read",
+                            path: e.path,
+                            source,
+                        },
+                        problem => CliError::usage(format!("{rel} {problem}"), None),
                     })
                 }
             };
@@ -66,7 +68,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     }
     for (rel, text) in &files {
         let path = project.root.join(rel);
-        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+        if current(&project, rel).ok().as_deref() == Some(text.as_str()) {
             ui.status(&format!("{rel}: unchanged"));
             continue;
         }
@@ -74,6 +76,12 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         ui.status(&format!("{rel}: written"));
     }
     Ok(())
+}
+
+/// The page `rel` as it is now, read as an input (a regular file inside the
+/// root, bounded); whatever it is, `stoa docs` replaces it.
+fn current(project: &Project, rel: &str) -> Result<String, stoa_input::InputError> {
+    stoa_input::read_text_in(&project.root, std::path::Path::new(rel), 16 << 20)
 }
 
 fn files(d: &Docs) -> [(&'static str, &String); 2] {
