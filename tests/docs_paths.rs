@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-const TOP: [&str; 16] = [
+const TOP: [&str; 17] = [
     "docs/",
+    "input/",
     "scripts/",
     "bench/",
     "compiler/",
