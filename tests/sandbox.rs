@@ -306,3 +306,20 @@ fn stoa_toml_and_its_folders_linked_outside_are_refused() {
     let r = lab.stoa(&["check"]);
     refused(&r, 2, &["stoa.toml resolves to", "other.toml"]);
 }
+
+/// `stoa docs` compares the pages it generates with the files there: a FIFO
+/// in place of one is reported by `--check` and replaced by `stoa docs`.
+#[test]
+fn a_fifo_as_a_generated_page_ends_stoa_docs_promptly() {
+    let lab = Lab::new();
+    lab.mkfifo("docs/architecture.md");
+    let r = lab.stoa(&["docs", "--check"]);
+    refused(
+        &r,
+        2,
+        &["docs/architecture.md is a FIFO (named pipe), not a regular file"],
+    );
+    let r = lab.stoa(&["docs"]);
+    assert_eq!(r.code, Some(0), "{}", r.text());
+    assert!(lab.root().join("docs/architecture.md").is_file());
+}
