@@ -97,11 +97,8 @@ pub fn check(
     out
 }
 
-/// A store file, at most 1 MiB (a container config is a few KiB).
+/// A store file, at most 1 MiB (a container config is a few KiB), read as
+/// an input: a regular file, so that a FIFO put there cannot block a build.
 fn read_bounded(path: &std::path::Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
-    let mut buf = Vec::new();
-    f.take(1 << 20).read_to_end(&mut buf).ok()?;
-    Some(buf)
+    stoa_input::read_file(path, 1 << 20).ok()
 }
