@@ -163,6 +163,15 @@ pub fn node_for(
             accept_new: args.accept_new_host_key,
         },
         auth: SshAuth {
+            // OpenSSH's default key files, when no key file is configured.
+            defaults: if identities.is_empty() {
+                ["id_ed25519", "id_ecdsa", "id_rsa"]
+                    .iter()
+                    .map(|k| crate::project::home_path(&format!("~/.ssh/{k}")))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             identities,
             agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
         },

@@ -183,6 +183,12 @@ fn unknown_and_changed_host_keys_are_refused_before_anything_is_sent() {
         "{}",
         text(&out)
     );
+    // It says how to accept it.
+    assert!(
+        text(&out).contains("--accept-new-host-key"),
+        "{}",
+        text(&out)
+    );
     assert!(!node.state().exists(), "nothing ran on the node");
 
     std::fs::write(&kh, format!("[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN1uHx4bB1RgzyhxlsHVNYou0EUhd/SuIlLewVFTuKkg\n", node.port)).unwrap();

@@ -195,6 +195,30 @@ fn bare_flags(node: &TestNode) -> Vec<String> {
 }
 
 #[test]
+fn with_no_key_configured_the_usual_key_files_are_tried() {
+    let node = TestNode::start();
+    let p = Project::new();
+    p.host(&two_files("one\n", "cores: 1\n", ""));
+    let mut flags = bare_flags(&node);
+    flags.extend([
+        "--known-hosts".into(),
+        node.known_hosts.display().to_string(),
+    ]);
+    // No key file at all: the message says what was tried.
+    let out = p.stoa(&args(&["generations", "alpha"], &flags));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("no ~/.ssh/id_* key"), "{}", text(&out));
+    // The usual files as OpenSSH would use them (no agent: the tests clear the
+    // environment): an id_ed25519 that cannot be loaded is passed over, id_rsa works.
+    std::fs::create_dir_all(p.home.path().join(".ssh")).unwrap();
+    std::fs::write(p.home.path().join(".ssh/id_ed25519"), "not a key\n").unwrap();
+    std::fs::copy(&node.client_key, p.home.path().join(".ssh/id_rsa")).unwrap();
+    let out = p.stoa(&args(&["switch", "alpha", "--yes"], &flags));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(current(&node).map(|c| c.0), Some(1));
+}
+
+#[test]
 fn known_hosts_and_identities_come_from_stoa_toml() {
     let node = TestNode::start();
     let p = Project::new();

@@ -28,7 +28,7 @@ pub enum TransportError {
         message: String,
     },
     /// The host key is not in known_hosts and no fingerprint is pinned.
-    #[error("unknown host key for {target}: {fingerprint}; nothing was sent")]
+    #[error("unknown host key for {target}: {fingerprint} is not in {}; nothing was sent (if `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the node shows the same, run again with --accept-new-host-key, or pin it as deployment.host_key)", known_hosts.display())]
     UnknownHostKey {
         /// `host:port`.
         target: String,

@@ -110,6 +110,7 @@ fn ssh_transport_meets_the_contract() {
         auth: SshAuth {
             identities: vec![node.client_key.clone()],
             agent: None,
+            defaults: Vec::new(),
         },
         connect_timeout: Duration::from_secs(10),
     };

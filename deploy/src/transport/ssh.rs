@@ -46,6 +46,10 @@ pub struct SshAuth {
     pub identities: Vec<PathBuf>,
     /// The ssh-agent socket (`SSH_AUTH_SOCK`, read by the CLI).
     pub agent: Option<PathBuf>,
+    /// Key files tried last, as OpenSSH does with `~/.ssh/id_*` when none is
+    /// configured: those that do not exist or cannot be loaded (a
+    /// passphrase) are passed over.
+    pub defaults: Vec<PathBuf>,
 }
 
 /// Makes SSH connections to one node.
@@ -186,8 +190,32 @@ impl SshConnector {
                 }
             }
         }
+        for path in &self.auth.defaults {
+            if !path.is_file() {
+                continue;
+            }
+            let key = match load_secret_key(path, None) {
+                Ok(k) => k,
+                Err(e) => {
+                    tried.push(format!("key {} passed over ({e})", path.display()));
+                    continue;
+                }
+            };
+            let hash = matches!(key.algorithm(), Algorithm::Rsa { .. })
+                .then_some(rsa_hash)
+                .flatten();
+            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+            tried.push(format!("key {}", path.display()));
+            let result = handle
+                .authenticate_publickey(user.clone(), key)
+                .await
+                .map_err(|e| self.connect_error(e))?;
+            if result.success() {
+                return Ok(());
+            }
+        }
         if tried.is_empty() {
-            tried.push("no identity and no ssh-agent".to_owned());
+            tried.push("no identity, no ssh-agent and no ~/.ssh/id_* key".to_owned());
         }
         Err(TransportError::Auth {
             target: format!("{}:{}", self.target.host, self.target.port),

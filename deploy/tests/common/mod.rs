@@ -238,6 +238,7 @@ pub fn ssh_connector(s: &sshd::TestNode, host_key: HostKeyPolicy) -> SshConnecto
         auth: SshAuth {
             identities: vec![s.client_key.clone()],
             agent: None,
+            defaults: Vec::new(),
         },
         connect_timeout: Duration::from_secs(10),
     }
