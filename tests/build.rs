@@ -630,3 +630,33 @@ fn a_host_file_whose_name_is_not_a_host_name_is_refused_with_the_rule() {
     let o = stoa(p.path(), &["check"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn a_cache_entry_whose_toplevel_was_edited_is_not_trusted() {
+    let p = project();
+    let first = stoa(p.path(), &["build"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let tops = toplevels(&first);
+    let entry = p.path().join(".stoa/cache/eval/alpha.json");
+    let original = std::fs::read_to_string(&entry).unwrap();
+    let alpha = tops[0].rsplit('/').next().unwrap().to_owned();
+    let beta = tops[1].rsplit('/').next().unwrap().to_owned();
+    let artifact = std::fs::read_dir(p.path().join(".stoa/store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| !n.ends_with("-system") && !n.starts_with('.'))
+        .unwrap();
+    // beta's closure, or an artifact, edited in as alpha's toplevel.
+    for other in [&beta, &artifact] {
+        assert!(original.contains(&alpha), "{original}");
+        std::fs::write(&entry, original.replace(&alpha, other)).unwrap();
+        let o = stoa(p.path(), &["build", "alpha"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(
+            toplevels(&o),
+            vec![tops[0].clone()],
+            "{other}: {}",
+            text(&o)
+        );
+    }
+}

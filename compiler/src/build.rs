@@ -318,7 +318,7 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         let toplevel = st
             .entry
             .as_ref()
-            .and_then(|e| e.toplevel.as_ref())
+            .and_then(|e| e.toplevel_for(host))
             .and_then(|t| t.parse::<StorePath>().ok())
             .filter(|t| store.is_some_and(|s| s.contains(t).unwrap_or(false)));
         if toplevel.is_none() && st.typed.is_some() {
@@ -539,7 +539,7 @@ fn unchanged(
         let toplevel = match store {
             None => None,
             Some(s) => {
-                let t = entry.toplevel.as_ref()?.parse::<StorePath>().ok()?;
+                let t = entry.toplevel_for(host)?.parse::<StorePath>().ok()?;
                 s.contains(&t).ok()?.then_some(t)?.into()
             }
         };
@@ -626,6 +626,7 @@ fn evaluate(req: &Request, hosts: &[(String, String)]) -> Vec<Evaluated> {
                         config: digest,
                         secrets: secrets.clone(),
                         toplevel: None,
+                        toplevel_proof: None,
                     };
                     entry = cache.store(&e).is_ok().then_some(e);
                 }
@@ -776,7 +777,7 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
         wanted_roots.push((root, toplevel.clone()));
         let o = &mut analysis.hosts[i];
         if let Some(mut e) = o.entry.take() {
-            e.toplevel = Some(toplevel.to_string());
+            e.set_toplevel(&toplevel.to_string());
             cached.push(e);
         }
         o.toplevel = Some(toplevel);

@@ -14,7 +14,10 @@
 //! cache is stoa's own but not trusted: its files are read only if they are
 //! regular files (not links, FIFOs or devices) of at most [`MAX_CACHE_BYTES`];
 //! anything else is a miss, never a wait. Entries hold the key, the inputs, what the cache keeps
-//! about the result and, once built, the toplevel store path. The merged
+//! about the result and, once built, the toplevel store path with a proof
+//! that binds it to the key and the configuration ([`toplevel_proof`]); a
+//! toplevel is used only if the proof holds and it names a closure of the
+//! entry's own host, so an edited or swapped entry is built again instead. The merged
 //! configuration sits beside the entry (`<host>.config.json`, written first)
 //! and is read only when needed; the entry records the blake3 of that file,
 //! so a configuration that does not belong to the entry (left by a crash or
@@ -52,6 +55,44 @@ pub struct Entry {
     pub secrets: Vec<String>,
     /// The toplevel store path, once built.
     pub toplevel: Option<String>,
+    /// [`toplevel_proof`] of the key, the configuration and `toplevel`: a
+    /// toplevel edited into an entry, or left from another key, does not
+    /// match it (see [`Entry::toplevel_for`]).
+    #[serde(default)]
+    pub toplevel_proof: Option<String>,
+}
+
+/// What binds a toplevel to the entry that built it: a digest of the
+/// entry's key, its configuration's digest and the toplevel.
+pub fn toplevel_proof(key: &str, config: &str, toplevel: &str) -> String {
+    let canonical = serde_json::json!([key, config, toplevel]).to_string();
+    blake3::Hasher::new_derive_key("stoa eval cache toplevel v1")
+        .update(canonical.as_bytes())
+        .finalize()
+        .to_hex()
+        .to_string()
+}
+
+impl Entry {
+    /// Records `toplevel` as this entry's build.
+    pub fn set_toplevel(&mut self, toplevel: &str) {
+        self.toplevel_proof = Some(toplevel_proof(&self.key, &self.config, toplevel));
+        self.toplevel = Some(toplevel.to_owned());
+    }
+
+    /// The toplevel of this entry, if it proves it belongs here: the proof
+    /// matches, and it is a closure of `host` (`<digest>-<host>-system`,
+    /// never an artifact or another host's closure). A toplevel that does
+    /// not is ignored: the host is built again.
+    pub fn toplevel_for(&self, host: &str) -> Option<&str> {
+        let t = self.toplevel.as_deref()?;
+        let proof = self.toplevel_proof.as_deref()?;
+        let name = t.split_once('-').map(|(_, n)| n)?;
+        (self.host == host
+            && name.strip_suffix("-system") == Some(host)
+            && proof == toplevel_proof(&self.key, &self.config, t))
+        .then_some(t)
+    }
 }
 
 /// The cache key of an evaluation.
@@ -208,12 +249,55 @@ mod tests {
             config: "c".into(),
             secrets: Vec::new(),
             toplevel: None,
+            toplevel_proof: None,
         };
         cache.store(&entry).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cache.lookup("v1", "a", &|_| Some("d1".into())), Some(entry));
         assert_eq!(cache.lookup("v1", "a", &|_| Some("d2".into())), None);
         assert_eq!(cache.lookup("v2", "a", &|_| Some("d1".into())), None);
         assert_eq!(cache.lookup("v1", "a", &|_| None), None);
+    }
+
+    #[test]
+    fn a_toplevel_is_used_only_with_its_proof_and_only_for_its_host() {
+        let inputs: BTreeMap<String, String> =
+            [("hosts/a.rhai".to_string(), "d1".to_string())].into();
+        let mut e = Entry {
+            key: key("v1", "a", &inputs),
+            host: "a".into(),
+            inputs,
+            config: "c".into(),
+            secrets: Vec::new(),
+            toplevel: None,
+            toplevel_proof: None,
+        };
+        let d = "0".repeat(32);
+        assert_eq!(e.toplevel_for("a"), None, "not built yet");
+        e.set_toplevel(&format!("{d}-a-system"));
+        assert_eq!(e.toplevel_for("a"), Some(format!("{d}-a-system").as_str()));
+        assert_eq!(e.toplevel_for("b"), None, "another host's entry");
+        // Edited into the entry: another host's closure, an artifact, another build of a.
+        for edited in [
+            format!("{d}-b-system"),
+            format!("{d}-motd"),
+            format!("{}-a-system", "1".repeat(32)),
+        ] {
+            let mut x = e.clone();
+            x.toplevel = Some(edited.clone());
+            assert_eq!(x.toplevel_for("a"), None, "{edited}");
+        }
+        // A proof made for another host's name is not valid here either.
+        let mut x = e.clone();
+        x.set_toplevel(&format!("{d}-b-system"));
+        assert_eq!(x.toplevel_for("a"), None);
+        // The proof of another key (other inputs) does not carry over.
+        let mut x = e.clone();
+        x.key = key("v1", "a", &BTreeMap::new());
+        assert_eq!(x.toplevel_for("a"), None);
+        // No proof (an entry of an older stoa): built again.
+        let mut x = e.clone();
+        x.toplevel_proof = None;
+        assert_eq!(x.toplevel_for("a"), None);
     }
 
     #[test]
