@@ -23,7 +23,8 @@ pub struct NodeArgs {
     /// Reach the node here instead of `deployment.target_*` (one host only).
     #[arg(long, value_name = "ssh://USER@HOST:PORT")]
     pub target: Option<String>,
-    /// Prefix of every node path (`/` by default).
+    /// Prefix of every node path (`/` by default); `{host}` in it stands for
+    /// the host's name (one node root per host, e.g. for `--all --local`).
     #[arg(long, value_name = "DIR")]
     pub node_root: Option<String>,
     /// Use this machine as the node (local transport), under `--node-root`.
@@ -129,8 +130,9 @@ pub fn node_for(
         Some(p) => p.settings_path(text),
         None => crate::project::home_path(text),
     };
+    let node_root = args.node_root.as_ref().map(|r| r.replace("{host}", host));
     if args.local {
-        let root = args.node_root.clone().unwrap_or_default();
+        let root = node_root.unwrap_or_default();
         return Ok(Node {
             host: host.to_owned(),
             connector: Arc::new(LocalConnector::new()),
@@ -180,7 +182,7 @@ pub fn node_for(
     Ok(Node {
         host: host.to_owned(),
         connector: Arc::new(connector),
-        root: args.node_root.clone().unwrap_or_else(|| "/".into()),
+        root: node_root.unwrap_or_else(|| "/".into()),
     })
 }
 

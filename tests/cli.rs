@@ -42,3 +42,51 @@ fn options_lists_core_options_and_explains_empty_results() {
         text(&out)
     );
 }
+
+#[test]
+fn several_hosts_on_this_machine_need_a_node_root_each() {
+    let p = Project::new();
+    for name in ["alpha", "beta"] {
+        p.host(&Host {
+            name,
+            files: vec![("/etc/motd", format!("{name}\n"), None)],
+            deployment: String::new(),
+        });
+    }
+    let roots = tempfile::tempdir().unwrap();
+    // One root for both: they would lock each other out; refused before anything runs.
+    let shared = roots.path().join("shared").display().to_string();
+    let out = p.stoa(&[
+        "switch",
+        "--all",
+        "--yes",
+        "--local",
+        "--node-root",
+        &shared,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("needs a node root per host"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("--node-root 'DIR/{host}/root'"),
+        "{}",
+        text(&out)
+    );
+    assert!(!roots.path().join("shared").exists());
+    // `{host}` in it: one node root per host, each with its own generation.
+    let each = format!("{}/{{host}}", roots.path().display());
+    let out = p.stoa(&["switch", "--all", "--yes", "--local", "--node-root", &each]);
+    assert!(out.status.success(), "{}", text(&out));
+    for name in ["alpha", "beta"] {
+        let motd = std::fs::read_to_string(roots.path().join(name).join("etc/motd")).unwrap();
+        assert_eq!(motd, format!("{name}\n"));
+        assert!(roots
+            .path()
+            .join(name)
+            .join("var/lib/stoa/profiles/system-1-link")
+            .exists());
+    }
+}

@@ -75,6 +75,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     if args.node.target.is_some() && hosts.len() > 1 {
         return Err(usage("--target names one node", "select a single host"));
     }
+
     // Build first (a no-op when the eval cache hits): switch deploys the sources as they are.
     let store = project.store()?;
     let analysis = analyse(ui, &project, &hosts, Some(&store))?;
@@ -129,6 +130,20 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         return Err(usage(
             "no host selected",
             "check the names, tags and deployment.active",
+        ));
+    }
+    // Several hosts on this machine would share one node (and lock each other out).
+    if args.node.local
+        && requests.len() > 1
+        && !args
+            .node
+            .node_root
+            .as_ref()
+            .is_some_and(|r| r.contains("{host}"))
+    {
+        return Err(usage(
+            format!("--local with {} hosts needs a node root per host", requests.len()),
+            "put {host} in it: --node-root 'DIR/{host}/root' (scripts/stub-node --hosts DIR HOST... makes such nodes)",
         ));
     }
     // Every secret is decrypted before any node is contacted: an undefined secret or a

@@ -387,8 +387,9 @@ done
 pub const HEALTH: &str = r#"SECS=$1; shift
 start=$(date +%s)
 while :; do
-  # A check that ignores SIGTERM is killed 5 s later.
-  if timeout -k 5 "$SECS" "$@"; then exit 0; fi
+  # A check that ignores SIGTERM is killed 5 s later. It sees the node's
+  # root as the activation does (STOA_ROOT).
+  if STOA_ROOT="${R:-/}" timeout -k 5 "$SECS" "$@"; then exit 0; fi
   now=$(date +%s)
   if [ $((now - start)) -ge "$SECS" ]; then exit 1; fi
   sleep 1
