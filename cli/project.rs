@@ -135,14 +135,33 @@ impl Project {
                 source,
             })?,
         };
-        let start = start.canonicalize().map_err(|source| CliError::Io {
-            action: "cannot open",
-            path: start.clone(),
-            source,
-        })?;
+        // A `-C` that names no directory is a setup error, like a missing stoa.toml.
+        let start = match start.canonicalize() {
+            Ok(s) if s.is_dir() => s,
+            Ok(_) => {
+                return Err(CliError::usage(
+                    format!("{} is not a directory", start.display()),
+                    Some("-C takes the project's directory (the one holding stoa.toml)"),
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CliError::usage(
+                    format!("{} does not exist", start.display()),
+                    Some("-C takes the project's directory (the one holding stoa.toml)"),
+                ))
+            }
+            Err(source) => {
+                return Err(CliError::Io {
+                    action: "cannot open",
+                    path: start.clone(),
+                    source,
+                })
+            }
+        };
+        // The nearest stoa.toml of any kind: one that is not a file is named, not passed over.
         let root = start
             .ancestors()
-            .find(|d| d.join(MARKER).is_file())
+            .find(|d| d.join(MARKER).symlink_metadata().is_ok())
             .ok_or_else(|| {
                 CliError::usage(
                     format!("no {MARKER} in {} or any parent directory", start.display()),
@@ -158,7 +177,7 @@ impl Project {
                     source,
                 },
                 problem => CliError::usage(
-                    format!("{MARKER} {problem}"),
+                    format!("{} {problem}", e.path.display()),
                     Some("stoa.toml is a regular file at the project root"),
                 ),
             })?;

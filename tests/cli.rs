@@ -90,3 +90,29 @@ fn several_hosts_on_this_machine_need_a_node_root_each() {
             .exists());
     }
 }
+
+#[test]
+fn a_missing_project_directory_or_a_stoa_toml_that_is_no_file_is_a_setup_error() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let folder = dir.path().join("project");
+    std::fs::create_dir_all(folder.join("stoa.toml")).unwrap();
+    for (c, says) in [
+        (&missing, format!("{} does not exist", missing.display())),
+        (&file, format!("{} is not a directory", file.display())),
+        (
+            &folder,
+            format!(
+                "{} is a directory, not a regular file",
+                folder.join("stoa.toml").display()
+            ),
+        ),
+    ] {
+        let out = stoa_in(c, home.path(), &["check"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(&says), "{says}: {}", text(&out));
+    }
+}
