@@ -296,6 +296,18 @@ pub enum WarningKind {
         /// The key.
         key: String,
     },
+    /// The health checks, retried up to their timeouts one after the
+    /// other, can outlast the dead-man timer, which then reverts a switch
+    /// whose checks are still running.
+    #[error(
+        "the health checks may take up to {checks} s (their timeout_s, one after the other), more than confirm_timeout_s = {confirm} s: the node would revert a switch while its checks still run; raise confirm_timeout_s above {checks}"
+    )]
+    HealthOutlastsConfirm {
+        /// The sum of the checks' timeouts (with the 5 s each gets to stop).
+        checks: i64,
+        /// `confirm_timeout_s`.
+        confirm: i64,
+    },
 }
 
 /// A warning about one option; the build still succeeds.
@@ -312,6 +324,7 @@ impl Diagnostic for RenderWarning {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(match self.kind {
             WarningKind::CgroupV1Key { .. } => "stoa::compiler::lxc_cgroup_v1",
+            WarningKind::HealthOutlastsConfirm { .. } => "stoa::compiler::health_outlasts_confirm",
         }))
     }
 

@@ -17,7 +17,7 @@ pub use lxc_raw::{classify_raw_key, RawKey};
 use std::collections::BTreeMap;
 
 use crate::config::{Deployment, FileEntry, FileMerge, HostConfig, Machine};
-use crate::error::{Diagnostics, OptionPath, Problem};
+use crate::error::{Diagnostics, OptionPath, Problem, WarningKind};
 use crate::names::{AbsPath, HostName};
 use crate::render::lxc::derived_hwaddr;
 
@@ -220,6 +220,23 @@ fn check_deployment(d: &Deployment, diag: &mut Diagnostics) {
         );
         check_argv(&check.command, &at.key("command"), diag);
         diag.range(&at.key("timeout_s"), check.timeout_s, 1, Some(86_400));
+    }
+    // The checks run one after the other, each retried until its timeout_s
+    // (and killed 5 s after it): the dead-man timer must outlast them all,
+    // with the confirmation after them.
+    let checks: i64 = d
+        .health_checks
+        .iter()
+        .map(|c| c.timeout_s.clamp(0, 86_400) + 5)
+        .sum();
+    if !d.health_checks.is_empty() && checks >= d.confirm_timeout_s {
+        diag.warn(
+            base.key("confirm_timeout_s"),
+            WarningKind::HealthOutlastsConfirm {
+                checks,
+                confirm: d.confirm_timeout_s,
+            },
+        );
     }
     if let Some(key) = &d.host_key {
         let ok = key.strip_prefix("SHA256:").is_some_and(|b64| {

@@ -542,3 +542,28 @@ fn cgroup_v1_keys_warn() {
         .expect("utf-8")
         .ends_with("lxc.cgroup.devices.allow: c 195:* rwm\n"));
 }
+
+#[test]
+fn health_checks_that_outlast_the_confirmation_timer_warn() {
+    let check = |timeout: i64| json!({"name": "web", "command": ["true"], "timeout_s": timeout});
+    let mut v = socrates_json();
+    // Two checks of 60 s (and 5 s each to stop): 130 s, above a 120 s timer.
+    set(
+        &mut v,
+        "/deployment/health_checks",
+        json!([check(60), check(60)]),
+    );
+    set(&mut v, "/deployment/confirm_timeout_s", json!(120));
+    let r = render_host(&socrates(), &parse(&v)).expect("renders");
+    let w: Vec<String> = r.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("deployment.confirm_timeout_s: the health checks may take up to 130 s"),
+        "{w:?}"
+    );
+    assert!(w[0].contains("raise confirm_timeout_s above 130"), "{w:?}");
+    // With room for them, nothing to say.
+    set(&mut v, "/deployment/confirm_timeout_s", json!(300));
+    let r = render_host(&socrates(), &parse(&v)).expect("renders");
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
