@@ -36,7 +36,7 @@ pub enum Code {
     ModuleShape,
     /// A resource limit was hit (operations, depth, sizes, modules).
     Limit,
-    /// The wall-clock deadline passed.
+    /// The deadline (CPU time of the evaluation) passed.
     Timeout,
     /// A forbidden feature was used (`eval`, time functions).
     Forbidden,

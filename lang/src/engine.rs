@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage,
@@ -65,12 +65,25 @@ impl Default for Limits {
 }
 
 thread_local! {
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static DEADLINE: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
-/// Sets the wall-clock deadline for evaluations on this thread.
-pub(crate) fn set_deadline(deadline: Option<Instant>) {
-    DEADLINE.with(|d| d.set(deadline));
+/// The CPU time this thread has used. A host is evaluated on one thread,
+/// so its deadline counts the work of its evaluation alone: a script bomb
+/// is stopped after the same budget on an idle machine and on a loaded
+/// one, and a host is not timed out because other work shares the cores.
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Sets the deadline for evaluations on this thread: `budget` more of its
+/// CPU time from now (`None`: no deadline).
+pub(crate) fn set_deadline(budget: Option<Duration>) {
+    DEADLINE.with(|d| d.set(budget.map(|b| thread_cpu() + b)));
 }
 
 /// The token `on_progress` returns when the deadline passes.
@@ -107,7 +120,7 @@ pub(crate) fn build(limits: &Limits) -> Engine {
         if ops % 512 != 0 {
             return None;
         }
-        let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t));
+        let late = DEADLINE.with(|d| d.get().is_some_and(|t| thread_cpu() >= t));
         late.then(|| Dynamic::from(DEADLINE_TOKEN))
     });
     // `default` is a reserved word in Rhai; scripts use it as a function name

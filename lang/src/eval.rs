@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rhai::{Dynamic, Engine, FnPtr, Scope};
 use serde_json::Value;
@@ -234,9 +234,7 @@ impl Evaluator {
 
     fn eval_host_here(&self, file: &str) -> HostEval {
         loader::reset_record();
-        engine::set_deadline(Some(
-            Instant::now() + Duration::from_millis(self.limits.deadline_ms),
-        ));
+        engine::set_deadline(Some(Duration::from_millis(self.limits.deadline_ms)));
         let mut diags = Vec::new();
         let mut modules = Vec::new();
         let mut seen = BTreeSet::new();

@@ -80,7 +80,7 @@ fn classify(
         E::ErrorTerminated(v, _) if v.clone().into_immutable_string().is_ok_and(|s| s == DEADLINE_TOKEN) => (
             Code::Timeout,
             "evaluation took longer than its time limit".into(),
-            Some("the host's evaluation is stopped after its wall-clock budget; look for a loop that never ends".into()),
+            Some("the host's evaluation is stopped after its time budget (`[eval] deadline_ms` of CPU time); look for a loop that never ends".into()),
             "running here when time ran out".into(),
         ),
         E::ErrorTooManyOperations(_) => limit("too many operations (a loop that never ends?)"),
