@@ -52,7 +52,8 @@ impl StoreLock<'_> {
     }
 
     /// Adds a regular file (mode 0555 if `executable`, else 0444). If the path already
-    /// exists this writes nothing and returns it.
+    /// exists and is intact this writes nothing and returns it; if it exists but is
+    /// damaged, it is replaced (see [`StoreLock::replaced`]).
     pub fn add_file(
         &self,
         name: &StoreName,
@@ -67,7 +68,8 @@ impl StoreLock<'_> {
 
     /// Adds a directory described by `tree`, recording `references` (store paths it
     /// depends on, which gc keeps while this path is live). Every reference must already
-    /// be in the store. If the path exists, only the references are merged in.
+    /// be in the store. If the path exists and is intact, only the references are merged
+    /// in; if it is damaged, it is replaced.
     pub fn add_dir(
         &self,
         name: &StoreName,
@@ -101,8 +103,10 @@ impl StoreLock<'_> {
             }
         };
         let path = StorePath::new(digest, name.clone());
-        if self.store.contains(&path)? {
+        let kept = self.keep_present(&path);
+        if !matches!(kept, Ok(false)) {
             fsutil::discard(&tmp);
+            kept?;
             self.record_references(&path, references)?;
             return Ok(path);
         }
@@ -118,7 +122,7 @@ impl StoreLock<'_> {
     ) -> Result<StorePath, StoreError> {
         self.check_references(references)?;
         let path = StorePath::new(digest, name.clone());
-        if self.store.contains(&path)? {
+        if self.keep_present(&path)? {
             self.record_references(&path, references)?;
             return Ok(path);
         }

@@ -19,7 +19,8 @@ impl StoreLock<'_> {
     /// Adds many regular files at once: `(name, bytes, executable)` each, as
     /// [`StoreLock::add_file`] would, and returns their store paths in the same order.
     ///
-    /// Files already in the store, and repeats within `items`, are written once at most.
+    /// Files already in the store (and intact: a damaged one is replaced, see
+    /// [`StoreLock::replaced`]), and repeats within `items`, are written once at most.
     /// Everything new is made durable by a single `syncfs` before any of it becomes
     /// visible (see the crate docs, "Durability"). Each entry is added atomically; the
     /// batch as a whole is not: on error, some entries may already be in the store (each
@@ -114,7 +115,9 @@ impl StoreLock<'_> {
         let mut stage = Stage::default();
         let written = unique.iter().try_for_each(|(index, references)| {
             let path = &planned[*index].0;
-            let present = self.store.contains(path)?;
+            // A present entry is kept only if it is intact; a damaged one is moved aside
+            // here and written again like a missing one.
+            let present = self.keep_present(path)?;
             if let Some(text) = self.merged_references(path, references.iter().copied())? {
                 let tmp = stage.push(Group::Refs, &refs_dir, &path.to_string());
                 fsutil::write_new(&tmp, text.as_bytes())?;

@@ -105,6 +105,18 @@
 //! file for a build of thousands of entries. Off Linux (no `syncfs`), step 3 fsyncs each
 //! staged file and directory instead: correct, just slower.
 //!
+//! # Damaged entries
+//!
+//! An entry can be damaged from outside: a file made writable and edited, a file deleted
+//! from a directory, a link put in its place. [`Store::check`] re-hashes one entry and
+//! says whether it is intact, missing or damaged; [`Store::verify`] checks them all.
+//! Every add that would keep a present entry (because its path is the one being added)
+//! checks it first: an intact entry is kept (made read-only again if part of it was made
+//! writable), a damaged one is renamed aside to a temporary name, removed, and written
+//! again from the bytes being added, since they are, by the path's digest, what belongs
+//! there. [`StoreLock::replaced`] lists what an add replaced. While the damaged entry is
+//! aside its path is missing, never partial, so the durability guarantee holds.
+//!
 //! # Hashing helpers
 //!
 //! [`sha256_hex`] and [`blake3_hex`] hash plain bytes for manifests (not store paths).
@@ -113,6 +125,7 @@
 
 mod add;
 mod batch;
+mod check;
 mod error;
 mod fsutil;
 mod gc;
@@ -123,6 +136,7 @@ mod store;
 mod tree;
 mod verify;
 
+pub use check::EntryState;
 pub use error::{EntryNameError, HashError, NameError, StoreError, StorePathError};
 pub use gc::GcReport;
 pub use hash::{

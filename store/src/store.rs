@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::StoreError;
 use crate::fsutil;
@@ -77,6 +78,8 @@ pub struct Store {
 pub struct StoreLock<'a> {
     pub(crate) store: &'a Store,
     _file: File,
+    /// Damaged entries this lock's adds moved aside and wrote again.
+    replaced: Mutex<Vec<StorePath>>,
 }
 
 impl Store {
@@ -135,6 +138,7 @@ impl Store {
         Ok(StoreLock {
             store: self,
             _file: file,
+            replaced: Mutex::new(Vec::new()),
         })
     }
 
@@ -201,5 +205,28 @@ impl Store {
     pub fn live(&self) -> Result<Vec<StorePath>, StoreError> {
         let roots: Vec<StorePath> = self.roots()?.into_values().flatten().collect();
         self.closure(&roots)
+    }
+}
+
+impl StoreLock<'_> {
+    /// The store paths whose entries were damaged (changed, truncated, replaced by
+    /// something else) when an add under this lock would have kept them, and which it
+    /// wrote again from the bytes it was given, sorted. Paths that were merely missing are
+    /// not listed: writing those is an ordinary add.
+    pub fn replaced(&self) -> Vec<StorePath> {
+        let mut paths = match self.replaced.lock() {
+            Ok(paths) => paths.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    pub(crate) fn note_replaced(&self, path: &StorePath) {
+        match self.replaced.lock() {
+            Ok(mut paths) => paths.push(path.clone()),
+            Err(poisoned) => poisoned.into_inner().push(path.clone()),
+        }
     }
 }

@@ -3,9 +3,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::check::EntryState;
 use crate::error::{HashError, StoreError};
 use crate::fsutil;
-use crate::hash;
 use crate::path::{PathDigest, StoreName, StorePath};
 use crate::store::{Store, StoreLock};
 
@@ -136,18 +136,11 @@ fn verify_unlocked(store: &Store) -> Result<Vec<VerifyProblem>, StoreError> {
             problems.push(VerifyProblem::Stray { location });
             continue;
         };
-        match hash::digest_disk(path.name(), &location) {
-            Ok(actual) if actual == *path.digest() => {}
-            Ok(actual) => problems.push(VerifyProblem::Corrupted {
-                path: path.clone(),
-                location,
-                actual,
-            }),
-            Err(error) => problems.push(VerifyProblem::Unreadable {
-                path: path.clone(),
-                location,
-                error,
-            }),
+        match store.check(&path) {
+            EntryState::Intact => {}
+            EntryState::Damaged(problem) => problems.push(problem),
+            // Gone since it was listed: only someone outside the lock could do that.
+            EntryState::Missing => continue,
         }
         present.push(path);
     }
