@@ -660,3 +660,73 @@ fn a_cache_entry_whose_toplevel_was_edited_is_not_trusted() {
         );
     }
 }
+
+/// What a build killed while writing leaves: temporaries (a half-written closure
+/// directory, read-only files, a references and a roots file) named as the store names
+/// them, `.tmp-<pid>-<counter>-<name>`, the pid that of a process long gone.
+fn leave_leftovers(root: &Path, n: usize) -> Vec<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let state = root.join(".stoa");
+    let mut made = Vec::new();
+    for i in 0..n {
+        let file = state.join(format!("store/.tmp-4194304-{i}-lxc-{i}.conf"));
+        std::fs::write(&file, "arch: amd64\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+        made.push(file);
+    }
+    let dir = state.join("store/.tmp-4194304-999999-alpha-system");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("manifest.json"), "{").unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    made.push(dir);
+    for rel in [
+        "refs/.tmp-4194304-1000000-x-alpha-system",
+        "roots/.tmp-4194304-1000001-alpha",
+    ] {
+        let file = state.join(rel);
+        std::fs::write(&file, "").unwrap();
+        made.push(file);
+    }
+    made
+}
+
+#[test]
+fn leftovers_of_an_interrupted_build_are_removed_by_the_next_build_and_by_gc() {
+    let p = project();
+    let first = stoa(p.path(), &["build", "--all"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let entries = store_entries(p.path());
+
+    let made = leave_leftovers(p.path(), 50);
+    // A no-op build (nothing to write) removes them too.
+    let o = stoa(p.path(), &["build", "--all"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(toplevels(&o), toplevels(&first));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("removed 53 leftover temporary entries of an interrupted build or gc"),
+        "{}",
+        text(&o)
+    );
+    for path in &made {
+        assert!(!path.exists(), "{} survived the build", path.display());
+    }
+    assert_eq!(store_entries(p.path()), entries);
+    let v = stoa(p.path(), &["verify"]);
+    assert!(v.status.success(), "{}", text(&v));
+
+    let made = leave_leftovers(p.path(), 3);
+    let gc = stoa(p.path(), &["gc"]);
+    assert!(gc.status.success(), "{}", text(&gc));
+    assert!(
+        String::from_utf8_lossy(&gc.stderr).contains("swept 6 leftover(s)"),
+        "{}",
+        text(&gc)
+    );
+    assert!(made.iter().all(|p| !p.exists()));
+    assert_eq!(
+        store_entries(p.path()),
+        entries,
+        "gc kept every rooted path"
+    );
+}

@@ -27,6 +27,13 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let store = project.store()?;
     let analysis = analyse(ui, &project, &hosts, Some(&store))?;
     crate::secrets::note_undefined(ui, &project, &analysis.hosts);
+    if analysis.swept > 0 {
+        ui.status(&format!(
+            "removed {} leftover temporary entr{} of an interrupted build or gc from the store",
+            analysis.swept,
+            if analysis.swept == 1 { "y" } else { "ies" }
+        ));
+    }
     for o in &analysis.hosts {
         if let Some(t) = &o.toplevel {
             ui.out(&store.path_of(t).display().to_string());

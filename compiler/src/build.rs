@@ -83,6 +83,9 @@ pub struct Analysis {
     pub problems: Vec<BuildProblem>,
     /// Where the configuration of every host that evaluated is.
     configs: Configs,
+    /// How many leftovers of interrupted builds or gcs a build removed from the store
+    /// (temporary entries; see `StoreLock::sweep`).
+    pub swept: usize,
 }
 
 /// Where the configurations of an analysis are: in the evaluation cache,
@@ -496,6 +499,7 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         hosts: outcomes,
         problems,
         configs,
+        swept: 0,
     }
 }
 
@@ -566,6 +570,7 @@ fn unchanged(
             cached,
             held: BTreeMap::new(),
         },
+        swept: 0,
     })
 }
 
@@ -710,6 +715,8 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     let mut analysis = analyse(req, Some(store));
     let roots = store.roots()?;
     let lock = store.lock()?;
+    // What an interrupted build or gc left: none is in use while we hold the lock.
+    analysis.swept = lock.sweep()?.swept.len();
     // The store makes each batch durable with one filesystem sync, so every
     // selected host's artifacts go in one batch, then every closure in
     // another, then every root that moved in a third.

@@ -41,6 +41,24 @@ pub(crate) fn is_temp(file_name: &str) -> bool {
     file_name.starts_with(TEMP_PREFIX)
 }
 
+/// The temporary entries in `dir` (names starting with [`TEMP_PREFIX`], UTF-8 or not),
+/// unsorted. Cheap on a large store: one pass over the listing, no sort, nothing kept
+/// for other names.
+pub(crate) fn temporaries(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let mut found = Vec::new();
+    for item in fs::read_dir(dir).map_err(StoreError::io("list", dir))? {
+        let item = item.map_err(StoreError::io("list", dir))?;
+        if item
+            .file_name()
+            .as_encoded_bytes()
+            .starts_with(TEMP_PREFIX.as_bytes())
+        {
+            found.push(item.path());
+        }
+    }
+    Ok(found)
+}
+
 pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
     fs::set_permissions(path, Permissions::from_mode(mode))
         .map_err(StoreError::io("set permissions on", path))
@@ -204,7 +222,8 @@ fn make_dirs_writable(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Best-effort removal of a temporary entry after another error. If it fails, the entry is
-/// left behind for `verify` to report and `gc` to sweep; the original error matters more.
+/// left behind for `verify` to report and the next sweep to remove; the original error
+/// matters more.
 pub(crate) fn discard(path: &Path) {
     let _ = remove_tree(path);
 }

@@ -29,8 +29,36 @@ impl Store {
 }
 
 impl StoreLock<'_> {
+    /// Deletes every temporary entry and file (`.tmp-…` in `store/`, `refs/` and `roots/`):
+    /// what adds, root changes and gcs that were interrupted (killed, or their machine
+    /// lost power) left behind. Returns them in [`GcReport::swept`], sorted, with their
+    /// size in [`GcReport::bytes`].
+    ///
+    /// Safe under the exclusive lock, and only there: every temporary is created by a
+    /// holder of the exclusive lock and renamed or removed before it lets go, so while
+    /// this lock is held no temporary can be in use; each one is an abandoned leftover.
+    /// [`StoreLock::gc`] sweeps first; builds call this when they take the lock.
+    pub fn sweep(&self) -> Result<GcReport, StoreError> {
+        let store = self.store;
+        let mut report = GcReport::default();
+        for dir in [
+            store.store_dir().to_owned(),
+            store.refs_dir(),
+            store.roots_dir(),
+        ] {
+            for path in fsutil::temporaries(&dir)? {
+                report.bytes += fsutil::disk_size(&path)?;
+                fsutil::remove_tree(&path)?;
+                report.swept.push(path);
+            }
+        }
+        // Not made durable: a removal lost to a crash leaves a leftover for the next sweep.
+        report.swept.sort();
+        Ok(report)
+    }
+
     /// Deletes every store path outside the closure of the roots, plus abandoned temporary
-    /// entries and references files of deleted paths.
+    /// entries ([`StoreLock::sweep`]) and references files of deleted paths.
     ///
     /// Safety: the roots and references are read under the exclusive lock, so no add or
     /// root change is in flight; if any roots or references file cannot be read, gc fails
@@ -40,23 +68,7 @@ impl StoreLock<'_> {
     pub fn gc(&self) -> Result<GcReport, StoreError> {
         let store = self.store;
         let live: BTreeSet<StorePath> = store.live()?.into_iter().collect();
-        let mut report = GcReport::default();
-
-        // Nobody else holds the lock, so every temporary entry is abandoned.
-        for dir in [
-            store.store_dir().to_owned(),
-            store.roots_dir(),
-            store.refs_dir(),
-        ] {
-            for name in fsutil::sorted_names(&dir)?.into_iter().flatten() {
-                if fsutil::is_temp(&name) {
-                    let path = dir.join(name);
-                    report.bytes += fsutil::disk_size(&path)?;
-                    fsutil::remove_tree(&path)?;
-                    report.swept.push(path);
-                }
-            }
-        }
+        let mut report = self.sweep()?;
 
         for path in store.list()? {
             if live.contains(&path) {

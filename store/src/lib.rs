@@ -67,8 +67,15 @@
 //! before it became visible; adding is atomic** — after a crash an entry is either fully
 //! there or absent, never partial. A roots or references file is likewise always either
 //! its old or its new content. Leftovers of an interrupted add are temporary names
-//! (`.tmp-…`), which `verify` reports and `gc` sweeps, or a references file without its
-//! entry, which `gc` also sweeps.
+//! (`.tmp-<pid>-<counter>-<name>` in `store/`, `refs/` or `roots/`), which `verify` reports
+//! and [`StoreLock::sweep`] removes (gc sweeps first, and so does every build when it
+//! takes the lock), or a references file without its entry, which `gc` also sweeps.
+//!
+//! Only a holder of the exclusive lock creates temporaries, and it renames or removes
+//! each one before it lets go; `flock` locks die with their process. So under the
+//! exclusive lock every temporary present is abandoned, whatever the pid in its name says
+//! (a pid may be reused, or belong to another PID namespace), and a sweep never takes
+//! one that a concurrent writer is still filling: that writer holds the lock.
 //!
 //! A single add ([`StoreLock::add_file`], [`StoreLock::add_dir`], [`StoreLock::add_path`])
 //! writes the entry under a temporary name, fsyncs every file and directory of it, records
@@ -92,7 +99,7 @@
 //! place and durable (steps 3 and 4: the fsync of `refs/` precedes the first entry
 //! rename). Each rename is atomic, so no one — before or after a crash — sees a partial
 //! entry. A crash before step 5 is made durable leaves temporaries and references files
-//! without entries, both swept by gc; references only ever grow, so replacing an existing
+//! without entries, both swept by the next sweep or gc; references only ever grow, so replacing an existing
 //! entry's references file with its durable new content is safe at any time. Only the
 //! batch is not atomic: on an error or crash in steps 4–5 some of its entries may be
 //! visible and others not, each of them complete. The exclusive lock is held throughout,

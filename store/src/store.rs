@@ -24,7 +24,7 @@ pub const LOCK_FILE: &str = "lock";
 ///
 /// ```text
 /// <state>/store/<digest>-<name>   read-only entries (files 0444/0555, dirs 0555)
-/// <state>/store/.tmp-…            in-flight or abandoned adds; swept by gc
+/// <state>/store/.tmp-…            in-flight or abandoned adds; swept under the lock
 /// <state>/roots/<root-name>       store paths, one per line: gc keeps these
 /// <state>/refs/<digest>-<name>    store paths that entry references, one per line
 /// <state>/lock                    flock: exclusive for add/root/gc, shared for verify

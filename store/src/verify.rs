@@ -30,7 +30,9 @@ pub enum VerifyProblem {
         /// Why hashing failed.
         error: HashError,
     },
-    /// A temporary entry left by an interrupted add or gc (the next gc sweeps it).
+    /// A temporary entry or record left by an interrupted add, root change or gc, in
+    /// `store/`, `refs/` or `roots/` (the next build or gc sweeps it: see
+    /// [`crate::StoreLock::sweep`]).
     Partial {
         /// Where it lives.
         location: PathBuf,
@@ -143,6 +145,16 @@ fn verify_unlocked(store: &Store) -> Result<Vec<VerifyProblem>, StoreError> {
             EntryState::Missing => continue,
         }
         present.push(path);
+    }
+    // Temporary records: interrupted root changes and reference writes.
+    for dir in [store.refs_dir(), store.roots_dir()] {
+        let mut leftovers = fsutil::temporaries(&dir)?;
+        leftovers.sort();
+        problems.extend(
+            leftovers
+                .into_iter()
+                .map(|location| VerifyProblem::Partial { location }),
+        );
     }
     for path in present {
         match store.references(&path) {

@@ -143,3 +143,33 @@ fn builds_and_gcs_interleaved_never_lose_a_rooted_path() {
     // by the concurrent collector or by the final gc.
     assert_eq!(freed, 3 * 14 * 2);
 }
+
+#[test]
+fn a_sweep_leaves_alone_the_temporary_of_a_writer_holding_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (writer, sweeper) = (handle(&state), handle(&state));
+    let (started_tx, started_rx) = mpsc::channel();
+    let write = thread::spawn(move || {
+        let lock = writer.lock().unwrap();
+        // An add in flight: its temporary exists until it is renamed into place.
+        let tmp = writer
+            .store_dir()
+            .join(format!(".tmp-{}-0-in-flight", std::process::id()));
+        std::fs::write(&tmp, "half").unwrap();
+        started_tx.send(()).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        let done = writer.store_dir().join("in-flight.done");
+        let renamed = std::fs::rename(&tmp, &done);
+        drop(lock);
+        renamed.map(|()| done)
+    });
+    started_rx.recv().unwrap();
+    let swept = sweeper.lock().unwrap().sweep().unwrap();
+    let done = write
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the sweep removed a temporary still being written: {e}"));
+    assert!(swept.swept.is_empty(), "{swept:?}");
+    assert!(done.exists());
+}

@@ -174,3 +174,71 @@ fn roots_round_trip_sorted_and_deduplicated() {
         .unwrap();
     assert_eq!(store.roots().unwrap()[&name("r")], vec![a]);
 }
+
+/// What an interrupted build, root change or gc leaves: temporaries in all three folders,
+/// some read-only, one of them a directory holding read-only files.
+fn leave_leftovers(store: &Store) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let state = store.state_dir();
+    let half = store.store_dir().join(".tmp-4194304-7-h-system");
+    fs::create_dir(&half).unwrap();
+    fs::write(half.join("manifest.json"), "{").unwrap();
+    fs::set_permissions(
+        half.join("manifest.json"),
+        fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    fs::set_permissions(&half, fs::Permissions::from_mode(0o555)).unwrap();
+    let file = store.store_dir().join(".tmp-4194304-8-lxc-201.conf");
+    fs::write(&file, "arch: amd64\n").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o444)).unwrap();
+    let refs = state.join("refs/.tmp-4194304-9-x-h-system");
+    fs::write(&refs, "").unwrap();
+    let root = state.join("roots/.tmp-4194304-10-h");
+    fs::write(&root, "").unwrap();
+    let mut all = vec![half, file, refs, root];
+    all.sort();
+    all
+}
+
+#[test]
+fn a_sweep_removes_every_leftover_and_nothing_else() {
+    let (_dir, store) = open();
+    let kept = file(&store, "kept");
+    let loose = file(&store, "loose");
+    let top = dir(&store, "top", std::slice::from_ref(&kept));
+    store
+        .set_root(&name("r"), std::slice::from_ref(&top))
+        .unwrap();
+    let leftovers = leave_leftovers(&store);
+    let partial = store
+        .verify()
+        .unwrap()
+        .into_iter()
+        .filter(|p| matches!(p, stoa_store::VerifyProblem::Partial { .. }))
+        .count();
+    assert_eq!(partial, 4, "verify reports leftovers in every folder");
+
+    let report = store.lock().unwrap().sweep().unwrap();
+    assert_eq!(report.swept, leftovers);
+    assert_eq!(report.bytes, 1 + 12);
+    assert!(report.freed.is_empty());
+    assert!(leftovers.iter().all(|p| !p.exists()));
+    // Unreachable paths are gc's business, not the sweep's.
+    assert_eq!(
+        store.list().unwrap(),
+        sorted(vec![kept.clone(), loose, top.clone()])
+    );
+    assert_eq!(store.references(&top).unwrap(), vec![kept]);
+    assert!(store.verify().unwrap().is_empty());
+    assert!(store.lock().unwrap().sweep().unwrap().swept.is_empty());
+}
+
+#[test]
+fn gc_sweeps_leftovers_in_refs_and_roots_too() {
+    let (_dir, store) = open();
+    let leftovers = leave_leftovers(&store);
+    let report = store.gc().unwrap();
+    assert_eq!(report.swept, leftovers);
+    assert!(store.verify().unwrap().is_empty());
+}
