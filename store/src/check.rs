@@ -1,6 +1,6 @@
-//! Is an entry what its path names? Checking one entry by content ([`Store::check`]), and
-//! what an add does with a present entry that is damaged (moves it aside and writes it
-//! again).
+//! Is an entry what its path names? Checking one entry by content ([`Store::check`]),
+//! noticing cheaply that entries changed ([`Store::fingerprint`]), and what an add does with
+//! a present entry that is damaged (moves it aside and writes it again).
 
 use std::fs;
 use std::io;
@@ -26,6 +26,9 @@ pub enum EntryState {
     Damaged(VerifyProblem),
 }
 
+/// blake3 `derive_key` context of fingerprints (local state, not part of the hashing spec).
+const FINGERPRINT_CONTEXT: &str = "stoa store fingerprint v1";
+
 impl Store {
     /// Re-hashes the entry of `path` and says whether it is intact, missing or damaged.
     /// Takes no lock: call it under one (or accept that an add or gc may be in flight).
@@ -50,9 +53,85 @@ impl Store {
             }),
         }
     }
+
+    /// A digest of how the entry of `path` and those of its references (the store paths
+    /// recorded for it, one level deep: a build's closure is its toplevel and the
+    /// artifacts that reference nothing) sit on disk: the names, and for every file and
+    /// directory in them its device, inode, mode, size, and modification and change times.
+    /// `None` if one of them is missing or cannot be inspected.
+    ///
+    /// Reads metadata only, so it is cheap next to [`Store::check`]; use it to notice that
+    /// entries checked (or written) earlier changed since, then check those by content.
+    /// Any change made through the file system changes it (a write, a `chmod`, a
+    /// replacement, a removal, even one that puts the old times back: the change time
+    /// cannot be set), with one limit: a change within the same tick of the kernel's
+    /// coarse clock as the previous change to that file may keep its times on kernels that
+    /// record coarse times (before Linux 6.13). Damage below the file system (a failing
+    /// disk) does not change it either; only [`Store::verify`] sees that.
+    pub fn fingerprint(&self, path: &StorePath) -> Option<String> {
+        let top = path.to_string();
+        let refs = match fs::read_to_string(self.refs_dir().join(&top)) {
+            Ok(text) => text,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(_) => return None,
+        };
+        let mut h = blake3::Hasher::new_derive_key(FINGERPRINT_CONTEXT);
+        let store = fsutil::StatDir::open(self.store_dir()).ok()?;
+        // The references file holds store paths (checked when it was written); each line
+        // is used as a name only if it is one component that cannot leave the store.
+        let names = std::iter::once(top.as_str()).chain(refs.lines());
+        for name in names {
+            if name.is_empty() || name.starts_with('.') || name.contains('/') {
+                return None;
+            }
+            h.update(&(name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            let meta = store.stat(name).ok()?;
+            put_meta(&mut h, &meta);
+            if fsutil::meta_is_dir(&meta) {
+                fingerprint_children(&mut h, &self.store_dir().join(name)).ok()?;
+            }
+        }
+        Some(h.finalize().to_hex().to_string())
+    }
+}
+
+fn put_meta(h: &mut blake3::Hasher, meta: &fsutil::Meta) {
+    for n in meta {
+        h.update(&n.to_le_bytes());
+    }
+}
+
+/// Feeds the metadata of everything below the directory `path` into `h`, by name.
+fn fingerprint_children(h: &mut blake3::Hasher, path: &Path) -> io::Result<()> {
+    let mut names = Vec::new();
+    for item in fs::read_dir(path)? {
+        names.push(item?.file_name());
+    }
+    names.sort();
+    h.update(&(names.len() as u64).to_le_bytes());
+    for name in names {
+        let bytes = name.as_encoded_bytes();
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+        let child = path.join(&name);
+        let meta = fsutil::meta_of(&fs::symlink_metadata(&child)?);
+        put_meta(h, &meta);
+        if fsutil::meta_is_dir(&meta) {
+            fingerprint_children(h, &child)?;
+        }
+    }
+    Ok(())
 }
 
 impl StoreLock<'_> {
+    /// Makes the entry of `path` read-only again where someone made part of it writable
+    /// (files 0444 or 0555 as their owner-execute bit says, directories 0555). Changes no
+    /// content, so it is right only for an entry known to be intact ([`Store::check`]).
+    pub fn seal(&self, path: &StorePath) -> Result<(), StoreError> {
+        reseal(&self.store.path_of(path))
+    }
+
     /// Whether an add of `path` can keep what is stored under it. Intact: yes, after making
     /// it read-only again if someone made part of it writable. Missing: no. Damaged: no,
     /// and it is first moved aside (renamed to a temporary name, then removed) so the add

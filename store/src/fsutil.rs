@@ -252,3 +252,77 @@ pub(crate) fn sorted_names(dir: &Path) -> Result<Vec<Result<String, PathBuf>>, S
     names.sort();
     Ok(names)
 }
+
+/// A directory to inspect entries of by name: on Linux through an open descriptor
+/// (`fstatat`), so each look-up walks one path component, not the whole path.
+pub(crate) struct StatDir {
+    #[cfg(target_os = "linux")]
+    fd: rustix::fd::OwnedFd,
+    #[cfg(not(target_os = "linux"))]
+    path: PathBuf,
+}
+
+/// The metadata a fingerprint covers, as numbers: device, inode, mode, size, then the
+/// modification and change times (seconds, nanoseconds).
+pub(crate) type Meta = [u64; 8];
+
+/// Whether a [`Meta`]'s mode is a directory's.
+pub(crate) fn meta_is_dir(meta: &Meta) -> bool {
+    meta[2] & 0o170_000 == 0o040_000
+}
+
+/// [`Meta`] from `std` metadata.
+pub(crate) fn meta_of(m: &fs::Metadata) -> Meta {
+    use std::os::unix::fs::MetadataExt;
+    [
+        m.dev(),
+        m.ino(),
+        u64::from(m.mode()),
+        m.size(),
+        m.mtime() as u64,
+        m.mtime_nsec() as u64,
+        m.ctime() as u64,
+        m.ctime_nsec() as u64,
+    ]
+}
+
+impl StatDir {
+    #[cfg(target_os = "linux")]
+    pub(crate) fn open(path: &Path) -> io::Result<StatDir> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(io::Error::from)?;
+        Ok(StatDir { fd })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn open(path: &Path) -> io::Result<StatDir> {
+        Ok(StatDir {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The metadata of `name` in this directory, not following a link.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn stat(&self, name: &str) -> io::Result<Meta> {
+        use rustix::fs::AtFlags;
+        let st = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(io::Error::from)?;
+        Ok([
+            st.st_dev as u64,
+            st.st_ino as u64,
+            u64::from(st.st_mode),
+            st.st_size as u64,
+            st.st_mtime as u64,
+            st.st_mtime_nsec as u64,
+            st.st_ctime as u64,
+            st.st_ctime_nsec as u64,
+        ])
+    }
+
+    /// The metadata of `name` in this directory, not following a link.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn stat(&self, name: &str) -> io::Result<Meta> {
+        Ok(meta_of(&fs::symlink_metadata(self.path.join(name))?))
+    }
+}

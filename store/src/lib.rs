@@ -124,6 +124,12 @@
 //! there. [`StoreLock::replaced`] lists what an add replaced. While the damaged entry is
 //! aside its path is missing, never partial, so the durability guarantee holds.
 //!
+//! Re-hashing reads every byte. To notice cheaply that entries checked earlier were
+//! changed since, [`Store::fingerprint`] digests the metadata of an entry and of its
+//! recorded references (inode, mode, size, modification and change times): a caller
+//! records it when it knows them intact and checks by content only when it differs. A
+//! build does that for every closure it reuses.
+//!
 //! # Hashing helpers
 //!
 //! [`sha256_hex`] and [`blake3_hex`] hash plain bytes for manifests (not store paths).

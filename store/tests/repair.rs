@@ -246,3 +246,71 @@ fn check_tells_intact_missing_and_damaged_apart() {
     fs::remove_file(store.path_of(&other)).unwrap();
     assert!(matches!(store.check(&other), EntryState::Missing));
 }
+
+#[test]
+fn a_fingerprint_changes_with_every_change_through_the_file_system() {
+    let (_dir, store) = open();
+    let file = store.add_file(&name("conf"), b"a\n", false).unwrap();
+    let dir = store
+        .add_dir(&name("system"), &system(), std::slice::from_ref(&file))
+        .unwrap();
+    let first = store.fingerprint(&dir).unwrap();
+    assert_eq!(store.fingerprint(&dir), Some(first.clone()), "stable");
+    // It covers the references: the file alone has another.
+    assert_ne!(store.fingerprint(&file), Some(first.clone()));
+
+    let conf = store.path_of(&file);
+    let run = store.path_of(&dir).join("bin/run");
+    let mut seen = vec![first];
+    // A change within the same tick of the kernel's coarse clock as the previous one may
+    // keep its times (kernels before 6.13); the changes here are a tick apart.
+    let tick = || std::thread::sleep(std::time::Duration::from_millis(20));
+    tick();
+    let mut changed = |what: &str| {
+        tick();
+        let now = store.fingerprint(&dir).unwrap();
+        assert!(!seen.contains(&now), "{what} went unseen");
+        seen.push(now);
+    };
+    // Same bytes, same size, mode put back: only the change time tells.
+    set_mode(&conf, 0o644);
+    fs::write(&conf, b"b\n").unwrap();
+    set_mode(&conf, 0o444);
+    changed("a rewrite of the same size");
+    // Replaced by another file with the same mode and content, as `sed -i` does.
+    let tmp = conf.with_extension("new");
+    fs::write(&tmp, b"b\n").unwrap();
+    set_mode(&tmp, 0o444);
+    fs::rename(&tmp, &conf).unwrap();
+    changed("a replacement");
+    set_mode(&run, 0o755);
+    changed("a chmod inside a directory");
+    let bin = run.parent().unwrap();
+    set_mode(bin, 0o755);
+    fs::remove_file(&run).unwrap();
+    changed("a removal inside a directory");
+    fs::remove_file(&conf).unwrap();
+    assert_eq!(store.fingerprint(&dir), None, "a missing reference");
+    set_mode(&store.path_of(&dir), 0o755);
+    fs::remove_dir_all(store.path_of(&dir)).unwrap();
+    assert_eq!(store.fingerprint(&dir), None, "a missing entry");
+}
+
+#[test]
+fn a_fingerprint_covers_the_references_recorded() {
+    let (_dir, store) = open();
+    let file = store.add_file(&name("conf"), b"a\n", false).unwrap();
+    let dir = store
+        .add_dir(&name("system"), &system(), std::slice::from_ref(&file))
+        .unwrap();
+    let first = store.fingerprint(&dir).unwrap();
+    let refs = store.state_dir().join("refs").join(dir.to_string());
+    let recorded = fs::read_to_string(&refs).unwrap();
+    fs::remove_file(&refs).unwrap();
+    assert_ne!(store.fingerprint(&dir), Some(first.clone()), "forgotten");
+    // A line that is not one name inside the store is never looked at.
+    fs::write(&refs, format!("{recorded}../../etc\n")).unwrap();
+    assert_eq!(store.fingerprint(&dir), None);
+    fs::write(&refs, recorded).unwrap();
+    assert_eq!(store.fingerprint(&dir), Some(first));
+}
