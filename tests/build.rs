@@ -730,3 +730,175 @@ fn leftovers_of_an_interrupted_build_are_removed_by_the_next_build_and_by_gc() {
         "gc kept every rooted path"
     );
 }
+
+/// stderr with miette's wrapping undone: each line's frame (`│`) and indentation dropped,
+/// lines joined by a space (by nothing after a hyphen).
+fn unwrapped(o: &Output) -> String {
+    let mut out = String::new();
+    for line in String::from_utf8_lossy(&o.stderr).lines() {
+        let line = line
+            .trim_start()
+            .trim_start_matches(['│', '×', '!', '⚠'])
+            .trim();
+        if line.is_empty() {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with('-') {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// Every store entry's name, mode and bytes (directories: their files, by name).
+fn snapshot(root: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let store = root.join(".stoa/store");
+    let mut out = Vec::new();
+    let mut queue = vec![store.clone()];
+    while let Some(dir) = queue.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(&store).unwrap().display().to_string();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                out.push((rel, mode, Vec::new()));
+                queue.push(path);
+            } else {
+                out.push((rel, mode, std::fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The store entry (not a closure) whose name ends with `suffix`.
+fn entry(root: &Path, suffix: &str) -> PathBuf {
+    let name = store_entries(root)
+        .into_iter()
+        .find(|e| e.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no store entry ends with {suffix}"));
+    root.join(".stoa/store").join(name)
+}
+
+/// Damages a built closure from outside (given the project root); returns the store
+/// path it broke.
+type Damage = fn(&Path) -> PathBuf;
+
+/// Ways to damage a built closure from outside.
+fn damages() -> Vec<(&'static str, Damage)> {
+    vec![
+        ("an artifact deleted", |root| {
+            let conf = entry(root, "-lxc-201.conf");
+            std::fs::remove_file(&conf).unwrap();
+            conf
+        }),
+        ("an artifact made writable and edited", |root| {
+            let conf = entry(root, "-lxc-201.conf");
+            set_mode(&conf, 0o644);
+            std::fs::write(&conf, "arch: amd64\nmemory: 9999\n").unwrap();
+            conf
+        }),
+        ("an artifact replaced read-only, as `sed -i` does", |root| {
+            let conf = entry(root, "-lxc-201.conf");
+            let edited = std::fs::read_to_string(&conf)
+                .unwrap()
+                .replace("memory: 512", "memory: 640");
+            let tmp = conf.with_file_name("sed-tmp");
+            std::fs::write(&tmp, edited).unwrap();
+            set_mode(&tmp, 0o444);
+            std::fs::rename(&tmp, &conf).unwrap();
+            conf
+        }),
+        ("an artifact emptied and made read-only again", |root| {
+            let compose = entry(root, ".yaml");
+            set_mode(&compose, 0o644);
+            std::fs::write(&compose, "").unwrap();
+            set_mode(&compose, 0o444);
+            compose
+        }),
+        ("the closure's manifest edited", |root| {
+            let closure = entry(root, "-alpha-system");
+            let manifest = closure.join("manifest.json");
+            set_mode(&manifest, 0o644);
+            std::fs::write(&manifest, "{}").unwrap();
+            closure
+        }),
+        ("a file deleted from the closure", |root| {
+            let closure = entry(root, "-alpha-system");
+            set_mode(&closure, 0o755);
+            std::fs::remove_file(closure.join("activate")).unwrap();
+            closure
+        }),
+        ("the closure deleted", |root| {
+            let closure = entry(root, "-alpha-system");
+            set_mode(&closure, 0o755);
+            std::fs::remove_dir_all(&closure).unwrap();
+            closure
+        }),
+    ]
+}
+
+#[test]
+fn a_build_re_creates_whatever_of_its_closures_was_deleted_or_damaged() {
+    for (what, damage) in damages() {
+        let p = project();
+        let first = stoa(p.path(), &["build", "--all"]);
+        assert!(first.status.success(), "{what}: {}", text(&first));
+        let whole = snapshot(p.path());
+        let broken = damage(p.path());
+        assert_ne!(snapshot(p.path()), whole, "{what}: nothing was damaged");
+
+        for round in 0..2 {
+            let o = stoa(p.path(), &["build", "--all"]);
+            assert!(o.status.success(), "{what}, round {round}: {}", text(&o));
+            assert_eq!(toplevels(&o), toplevels(&first), "{what}: {}", text(&o));
+            let err = unwrapped(&o);
+            let name = broken.file_name().unwrap().to_string_lossy();
+            // Said once, by the build that repaired it.
+            assert_eq!(
+                err.contains(&*name) && err.contains("re-created from this build"),
+                round == 0,
+                "{what}, round {round}: {}",
+                text(&o)
+            );
+            assert_eq!(snapshot(p.path()), whole, "{what}, round {round}");
+        }
+        let v = stoa(p.path(), &["verify"]);
+        assert!(v.status.success(), "{what}: {}", text(&v));
+    }
+}
+
+#[test]
+fn a_host_built_again_replaces_a_damaged_artifact_it_shares_with_its_last_closure() {
+    let p = project();
+    let first = stoa(p.path(), &["build", "beta"]);
+    assert!(first.status.success(), "{}", text(&first));
+    // beta changes, but not its interfaces file: the new closure reuses it.
+    edit(p.path(), "hosts/beta.rhai", "vmid: 202", "vmid: 203");
+    let interfaces = entry(p.path(), "-interfaces");
+    let bytes = std::fs::read(&interfaces).unwrap();
+    set_mode(&interfaces, 0o644);
+    std::fs::write(&interfaces, "auto lo\n").unwrap();
+    let o = stoa(p.path(), &["build", "beta"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_ne!(toplevels(&o), toplevels(&first));
+    assert_eq!(std::fs::read(&interfaces).unwrap(), bytes, "{}", text(&o));
+    let err = unwrapped(&o);
+    assert!(
+        err.contains("was damaged; replaced with the bytes this build made"),
+        "{}",
+        text(&o)
+    );
+    // The old closure is still rooted nowhere but fine; the new one is whole.
+    let v = stoa(p.path(), &["verify"]);
+    assert!(v.status.success(), "{}", text(&v));
+}

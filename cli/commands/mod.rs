@@ -65,6 +65,7 @@ pub fn analyse(
         version: TOOL_VERSION,
         cache: Some(&cache),
         generations: recorded.as_ref(),
+        recheck: false,
     };
     let analysis = match store {
         None => stoa_compiler::build::analyse(&req, None),

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use stoa_lang::{Evaluator, HostEval, Label};
 use stoa_store::{
-    blake3_hex, sha256_hex, Entry as TreeEntry, Store, StoreError, StoreName, StorePath, Tree,
+    blake3_hex, sha256_hex, Entry as TreeEntry, EntryState, Store, StoreError, StoreName,
+    StorePath, Tree,
 };
 
 use crate::cache::{self, EvalCache};
@@ -49,6 +50,9 @@ pub struct Request<'a> {
     /// store), to refuse changes a node cannot make ([`crate::previous`]);
     /// a build uses its own store.
     pub generations: Option<&'a Store>,
+    /// Check every closure a build would reuse by content, even when its fingerprint
+    /// says it has not changed since it was last known whole (`stoa verify --repair`).
+    pub recheck: bool,
 }
 
 /// The outcome for one selected host.
@@ -72,6 +76,12 @@ pub struct HostOutcome {
     deployment: Option<Deployment>,
     /// Its cache entry, to record the toplevel in once built.
     entry: Option<cache::Entry>,
+    /// What was wrong with its last closure, which could not be reused (so the host is
+    /// built again): each path with what was wrong with it.
+    damage: Vec<(StorePath, String)>,
+    /// The paths of a reused closure that is whole by content but whose fingerprint
+    /// changed (or none was recorded): the build seals them and records the new one.
+    reseal: Option<Vec<StorePath>>,
 }
 
 /// The result of a check or build.
@@ -249,7 +259,9 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
             },
         );
     }
-    if let Some(fast) = unchanged(req, store, &states) {
+    // Is the closure each selected host was last built into still whole?
+    let reuse = closures(req, store, &states);
+    if let Some(fast) = unchanged(req, store, &states, &reuse) {
         return fast;
     }
 
@@ -318,12 +330,19 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
     let mut to_render: Vec<(usize, String)> = Vec::new();
     for host in req.selected {
         let Some(st) = states.get(host) else { continue };
-        let toplevel = st
+        let recorded = st
             .entry
             .as_ref()
             .and_then(|e| e.toplevel_for(host))
-            .and_then(|t| t.parse::<StorePath>().ok())
-            .filter(|t| store.is_some_and(|s| s.contains(t).unwrap_or(false)));
+            .and_then(|t| t.parse::<StorePath>().ok());
+        let (toplevel, damage, reseal) = match (recorded, reuse.get(host).cloned()) {
+            (Some(t), Some((c, Reuse::Sealed))) if c == t => (Some(t), Vec::new(), None),
+            (Some(t), Some((c, Reuse::Verified(paths)))) if c == t => {
+                (Some(t), Vec::new(), Some(paths))
+            }
+            (Some(t), Some((c, Reuse::Broken(damage)))) if c == t => (None, damage, None),
+            _ => (None, Vec::new(), None),
+        };
         if toplevel.is_none() && st.typed.is_some() {
             to_render.push((outcomes.len(), host.clone()));
         }
@@ -339,6 +358,8 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
             cached: !st.evaluated && st.entry.is_some(),
             deployment: None,
             entry: st.entry.clone(),
+            damage,
+            reseal,
         });
     }
     // Typed configurations are needed no more, but by the renderers.
@@ -532,20 +553,28 @@ fn unchanged(
     req: &Request,
     store: Option<&Store>,
     states: &BTreeMap<String, HostState>,
+    reuse: &BTreeMap<String, (StorePath, Reuse)>,
 ) -> Option<Analysis> {
     let cache = req.cache?;
     if !cache.stamp_matches(&EvalCache::stamp(&stamp_keys(states)?)) {
         return None;
     }
+    // Every selected host's closure must be whole (a broken one is built again).
+    let whole = req.selected.iter().all(|h| {
+        reuse
+            .get(h)
+            .is_some_and(|(_, r)| !matches!(r, Reuse::Broken(_)))
+    });
+    if store.is_some() && !whole {
+        return None;
+    }
     let mut hosts = Vec::new();
     for host in req.selected {
         let entry = states.get(host)?.entry.as_ref()?;
-        let toplevel = match store {
-            None => None,
-            Some(s) => {
-                let t = entry.toplevel_for(host)?.parse::<StorePath>().ok()?;
-                s.contains(&t).ok()?.then_some(t)?.into()
-            }
+        let (toplevel, reseal) = match reuse.get(host).cloned() {
+            Some((t, Reuse::Verified(paths))) => (Some(t), Some(paths)),
+            Some((t, _)) => (Some(t), None),
+            None => (None, None),
         };
         hosts.push(HostOutcome {
             host: host.clone(),
@@ -555,7 +584,10 @@ fn unchanged(
             failed: false,
             cached: true,
             deployment: None,
-            entry: None,
+            // Only a closure to seal again needs its entry (for the new fingerprint).
+            entry: reseal.as_ref().map(|_| entry.clone()),
+            damage: Vec::new(),
+            reseal,
         });
     }
     let cached = states
@@ -572,6 +604,102 @@ fn unchanged(
         },
         swept: 0,
     })
+}
+
+/// Whether the closure a host was last built into can be reused as it is.
+#[derive(Debug, Clone)]
+enum Reuse {
+    /// Its fingerprint is the one recorded when a build last knew it whole.
+    Sealed,
+    /// Whole by content, but its fingerprint changed (or none was recorded): reuse it,
+    /// seal these paths again and record their new fingerprint.
+    Verified(Vec<StorePath>),
+    /// Something of it is missing or damaged: build the host again. Each path with what
+    /// is wrong with it.
+    Broken(Vec<(StorePath, String)>),
+}
+
+/// For every selected host whose cache entry names a toplevel, that toplevel and whether
+/// its closure can be reused; checked on up to `req.jobs` threads. Empty without a store.
+fn closures(
+    req: &Request,
+    store: Option<&Store>,
+    states: &BTreeMap<String, HostState>,
+) -> BTreeMap<String, (StorePath, Reuse)> {
+    let Some(store) = store else {
+        return BTreeMap::new();
+    };
+    let recorded: Vec<(&String, StorePath, Option<&str>)> = req
+        .selected
+        .iter()
+        .filter_map(|h| {
+            let entry = states.get(h)?.entry.as_ref()?;
+            let t = entry.toplevel_for(h)?.parse::<StorePath>().ok()?;
+            Some((h, t, entry.sealed.as_deref()))
+        })
+        .collect();
+    let checked = par_map(&recorded, req.jobs, |(_, t, sealed)| {
+        reuse(store, t, *sealed, req.recheck)
+    });
+    recorded
+        .into_iter()
+        .zip(checked)
+        .map(|((h, t, _), r)| (h.clone(), (t, r)))
+        .collect()
+}
+
+/// Whether `toplevel`'s closure can be reused. Trusted while its fingerprint is `sealed`
+/// (the one recorded when a build last knew it whole) unless `recheck`; otherwise checked
+/// by content: the toplevel, every artifact its `artifacts.tsv` names, and that the
+/// store records them as its references (so gc keeps them).
+fn reuse(store: &Store, toplevel: &StorePath, sealed: Option<&str>, recheck: bool) -> Reuse {
+    if let (false, Some(sealed)) = (recheck, sealed) {
+        if store.fingerprint(toplevel).as_deref() == Some(sealed) {
+            return Reuse::Sealed;
+        }
+    }
+    let broken = |path: &StorePath, state: EntryState| match state {
+        EntryState::Intact => None,
+        EntryState::Missing => Some((
+            path.clone(),
+            format!("`{}` is missing", store.path_of(path).display()),
+        )),
+        EntryState::Damaged(problem) => Some((path.clone(), problem.to_string())),
+    };
+    if let Some(damage) = broken(toplevel, store.check(toplevel)) {
+        return Reuse::Broken(vec![damage]);
+    }
+    // Intact: its `artifacts.tsv` is the one its build wrote.
+    let tsv = store.path_of(toplevel).join("artifacts.tsv");
+    let artifacts: Option<BTreeSet<StorePath>> = std::fs::read_to_string(&tsv)
+        .ok()
+        .and_then(|text| closure::artifact_paths(&text));
+    let Some(artifacts) = artifacts else {
+        let why = format!("`{}` does not list the closure's artifacts", tsv.display());
+        return Reuse::Broken(vec![(toplevel.clone(), why)]);
+    };
+    let mut damage: Vec<(StorePath, String)> = artifacts
+        .iter()
+        .filter_map(|a| broken(a, store.check(a)))
+        .collect();
+    match store.references(toplevel) {
+        Ok(references) => {
+            let recorded: BTreeSet<&StorePath> = references.iter().collect();
+            if let Some(a) = artifacts.iter().find(|a| !recorded.contains(a)) {
+                let why = format!(
+                    "the store does not record `{a}` as a reference of `{}` (gc would delete it)",
+                    store.path_of(toplevel).display()
+                );
+                damage.push((toplevel.clone(), why));
+            }
+        }
+        Err(e) => damage.push((toplevel.clone(), e.to_string())),
+    }
+    if damage.is_empty() {
+        Reuse::Verified(std::iter::once(toplevel.clone()).chain(artifacts).collect())
+    } else {
+        Reuse::Broken(damage)
+    }
 }
 
 /// What evaluating one host left: everything else is dropped on the thread
@@ -632,6 +760,7 @@ fn evaluate(req: &Request, hosts: &[(String, String)]) -> Vec<Evaluated> {
                         secrets: secrets.clone(),
                         toplevel: None,
                         toplevel_proof: None,
+                        sealed: None,
                     };
                     entry = cache.store(&e).is_ok().then_some(e);
                 }
@@ -722,12 +851,23 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     // another, then every root that moved in a third.
     let mut wanted_roots = Vec::new();
     let mut to_build = Vec::new();
+    let mut to_seal = Vec::new();
+    let mut notes = Vec::new();
     for (i, o) in analysis.hosts.iter_mut().enumerate() {
         if o.failed {
+            for (_, what) in &o.damage {
+                notes.push(repaired(
+                    &o.host,
+                    format!("{}: {what}; not re-created: the host has problems", o.host),
+                ));
+            }
             continue;
         }
         let root = StoreName::new(o.host.as_str())?;
         if let Some(t) = &o.toplevel {
+            if let Some(paths) = o.reseal.take() {
+                to_seal.push((i, paths));
+            }
             wanted_roots.push((root, t.clone()));
             continue;
         }
@@ -780,15 +920,52 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
     drop(dirs);
     drop(closures);
     let mut cached = Vec::new();
+    let mut reported = BTreeSet::new();
     for ((i, root), toplevel) in built.into_iter().zip(toplevels) {
         wanted_roots.push((root, toplevel.clone()));
         let o = &mut analysis.hosts[i];
+        // Everything of it was just written or checked by content: whole.
+        let sealed = store.fingerprint(&toplevel);
         if let Some(mut e) = o.entry.take() {
             e.set_toplevel(&toplevel.to_string());
+            e.sealed = sealed;
             cached.push(e);
+        }
+        for (path, what) in &o.damage {
+            reported.insert(path.clone());
+            let message = match store.check(path) {
+                EntryState::Intact => format!("{}: {what}; re-created from this build", o.host),
+                _ => format!(
+                    "{}: {what}; this build does not make it again (the host's closure is now `{}`)",
+                    o.host,
+                    store.path_of(&toplevel).display()
+                ),
+            };
+            notes.push(repaired(&o.host, message));
         }
         o.toplevel = Some(toplevel);
     }
+    for path in lock.replaced() {
+        if !reported.contains(&path) {
+            let message = format!(
+                "`{}` was damaged; replaced with the bytes this build made",
+                store.path_of(&path).display()
+            );
+            notes.push(repaired("", message));
+        }
+    }
+    // Reused closures that are whole by content but were touched (a mode changed, a
+    // copy of the store): read-only again, with their new fingerprint.
+    for (i, paths) in to_seal {
+        for path in &paths {
+            lock.seal(path)?;
+        }
+        if let (Some(mut e), Some(t)) = (analysis.hosts[i].entry.take(), paths.first()) {
+            e.sealed = store.fingerprint(t);
+            cached.push(e);
+        }
+    }
+    analysis.problems.extend(notes);
     // A no-op build writes nothing: a root is rewritten only if it moved.
     let moved: Vec<(StoreName, &[StorePath])> = wanted_roots
         .iter()
@@ -804,6 +981,23 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
         }
     }
     Ok(analysis)
+}
+
+/// A warning that the store held a damaged or missing path of `host`'s closure (empty:
+/// of no host in particular) and what the build did about it.
+fn repaired(host: &str, message: String) -> BuildProblem {
+    BuildProblem {
+        code: "stoa::store::repaired".into(),
+        hosts: if host.is_empty() {
+            Vec::new()
+        } else {
+            vec![host.to_string()]
+        },
+        message,
+        labels: Vec::new(),
+        help: None,
+        warning: true,
+    }
 }
 
 fn closure_tree(

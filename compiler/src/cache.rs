@@ -17,7 +17,9 @@
 //! about the result and, once built, the toplevel store path with a proof
 //! that binds it to the key and the configuration ([`toplevel_proof`]); a
 //! toplevel is used only if the proof holds and it names a closure of the
-//! entry's own host, so an edited or swapped entry is built again instead. The merged
+//! entry's own host, so an edited or swapped entry is built again instead,
+//! and the store's fingerprint of that closure when a build last knew it
+//! whole. The merged
 //! configuration sits beside the entry (`<host>.config.json`, written first)
 //! and is read only when needed; the entry records the blake3 of that file,
 //! so a configuration that does not belong to the entry (left by a crash or
@@ -60,6 +62,11 @@ pub struct Entry {
     /// match it (see [`Entry::toplevel_for`]).
     #[serde(default)]
     pub toplevel_proof: Option<String>,
+    /// The store's fingerprint (`Store::fingerprint`) of that toplevel's closure when a
+    /// build last knew it whole: while it is unchanged, the closure is reused without
+    /// reading it. Not a result of evaluation: it describes the store, not the inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 /// What binds a toplevel to the entry that built it: a digest of the
@@ -250,6 +257,7 @@ mod tests {
             secrets: Vec::new(),
             toplevel: None,
             toplevel_proof: None,
+            sealed: None,
         };
         cache.store(&entry).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cache.lookup("v1", "a", &|_| Some("d1".into())), Some(entry));
@@ -270,6 +278,7 @@ mod tests {
             secrets: Vec::new(),
             toplevel: None,
             toplevel_proof: None,
+            sealed: None,
         };
         let d = "0".repeat(32);
         assert_eq!(e.toplevel_for("a"), None, "not built yet");

@@ -113,6 +113,7 @@ impl Fixture {
                 version: "test",
                 cache,
                 generations: None,
+                recheck: false,
             },
             None,
         )

@@ -206,6 +206,15 @@ pub fn artifacts_tsv(entries: &[Entry]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
+/// The store paths an `artifacts.tsv` names (its second column), or `None` when a line
+/// has no second column or it is not a store path.
+pub fn artifact_paths(tsv: &str) -> Option<BTreeSet<stoa_store::StorePath>> {
+    tsv.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').nth(1)?.parse().ok())
+        .collect()
+}
+
 /// Quotes one word for POSIX sh.
 pub fn sh_quote(s: &str) -> String {
     if !s.is_empty()
