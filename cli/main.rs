@@ -65,7 +65,7 @@ enum Command {
     Build(commands::build::Args),
     /// Compare two built closures (store paths or hosts' last builds).
     Diff(commands::diff::Args),
-    /// Re-hash every store entry and report corrupted or partial ones.
+    /// Re-hash every store entry and report damaged ones; --repair re-creates them.
     Verify(commands::verify::Args),
     /// Delete store paths that no root reaches.
     Gc(commands::gc::Args),

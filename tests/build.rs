@@ -902,3 +902,142 @@ fn a_host_built_again_replaces_a_damaged_artifact_it_shares_with_its_last_closur
     let v = stoa(p.path(), &["verify"]);
     assert!(v.status.success(), "{}", text(&v));
 }
+
+#[test]
+fn verify_counts_leftovers_says_what_removes_them_and_does_not_fail_on_them() {
+    let p = project();
+    assert!(stoa(p.path(), &["build", "--all"]).status.success());
+    let made = leave_leftovers(p.path(), 2000);
+    let o = stoa(p.path(), &["verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.contains(".tmp-"),
+        "not one line per leftover: {}",
+        text(&o)
+    );
+    let err = unwrapped(&o);
+    assert!(
+        err.contains("note: 2003 leftover temporary entries of an interrupted build")
+            && err.contains("no store path is affected")
+            && err.contains("the next `stoa build` or `stoa gc` removes them")
+            && err.contains("all intact"),
+        "{}",
+        text(&o)
+    );
+    assert!(err.contains(".tmp-4194304-0-lxc-0.conf"), "{}", text(&o));
+    assert_eq!(err.matches(".tmp-").count(), 3, "three named: {}", text(&o));
+    // Every one of them with -v.
+    let v = stoa(p.path(), &["-v", "verify"]);
+    let listed = String::from_utf8_lossy(&v.stderr)
+        .lines()
+        .filter(|l| l.contains("is a leftover temporary entry"))
+        .count();
+    assert_eq!(listed, made.len(), "{}", text(&v));
+}
+
+#[test]
+fn verify_repair_re_creates_what_is_missing_or_damaged_and_sweeps_leftovers() {
+    let p = project();
+    let first = stoa(p.path(), &["build", "--all"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let whole = snapshot(p.path());
+    let conf = entry(p.path(), "-lxc-201.conf");
+    set_mode(&conf, 0o644);
+    std::fs::write(&conf, "arch: amd64\n").unwrap();
+    set_mode(&conf, 0o444);
+    let compose = entry(p.path(), ".yaml");
+    std::fs::remove_file(&compose).unwrap();
+    let closure = entry(p.path(), "-beta-system");
+    set_mode(&closure, 0o755);
+    std::fs::remove_file(closure.join("activate")).unwrap();
+    let made = leave_leftovers(p.path(), 5);
+
+    let o = stoa(p.path(), &["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for broken in [&conf, &compose, &closure] {
+        let name = broken.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(out.contains(&name), "{name}: {}", text(&o));
+    }
+    let err = unwrapped(&o);
+    assert!(
+        err.contains(
+            "`stoa verify --repair` builds again the hosts whose closures use these paths"
+        ) && err.contains("problem(s) in the store"),
+        "{}",
+        text(&o)
+    );
+
+    let r = stoa(p.path(), &["verify", "--repair"]);
+    assert!(r.status.success(), "{}", text(&r));
+    let out = String::from_utf8_lossy(&r.stdout);
+    for broken in [&conf, &compose, &closure] {
+        assert!(
+            out.contains(&format!("re-created {}", broken.display())),
+            "{}: {}",
+            broken.display(),
+            text(&r)
+        );
+    }
+    let err = unwrapped(&r);
+    assert!(err.contains("building again: alpha, beta"), "{}", text(&r));
+    assert!(err.contains("all intact"), "{}", text(&r));
+    assert!(made.iter().all(|m| !m.exists()));
+    assert_eq!(snapshot(p.path()), whole);
+    let v = stoa(p.path(), &["verify"]);
+    assert!(v.status.success(), "{}", text(&v));
+    let b = stoa(p.path(), &["build", "--all"]);
+    assert_eq!(toplevels(&b), toplevels(&first));
+}
+
+#[test]
+fn verify_repair_says_why_it_cannot_re_create_a_path_no_build_makes_any_more() {
+    let p = project();
+    let old = toplevels(&stoa(p.path(), &["build", "alpha"]));
+    let old_conf = entry(p.path(), "-lxc-201.conf");
+    // As a switch records the generation it deployed.
+    std::fs::write(
+        p.path().join(".stoa/roots/gen-alpha-1"),
+        format!("{}\n", old[0]),
+    )
+    .unwrap();
+    edit(p.path(), "hosts/alpha.rhai", "memory: 512", "memory: 1024");
+    let new = stoa(p.path(), &["build", "alpha"]);
+    assert!(new.status.success(), "{}", text(&new));
+    set_mode(&old_conf, 0o644);
+    std::fs::write(&old_conf, "memory: 1\n").unwrap();
+    // And a damaged path nothing uses at all.
+    let loose = p
+        .path()
+        .join(".stoa/store/0000000000000000000000000000000a-loose");
+    std::fs::write(&loose, "x").unwrap();
+
+    let r = stoa(p.path(), &["verify", "--repair"]);
+    assert_eq!(r.status.code(), Some(1), "{}", text(&r));
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        out.contains(&old_conf.display().to_string()) && out.contains("is corrupted"),
+        "{}",
+        text(&r)
+    );
+    assert!(!out.contains("re-created"), "{}", text(&r));
+    let err = unwrapped(&r);
+    assert!(
+        err.contains(
+            "not repaired: the current sources of alpha do not make it any more; kept by root gen-alpha-1"
+        ),
+        "{}",
+        text(&r)
+    );
+    assert!(
+        err.contains("not repaired: no host of the inventory uses it; no root keeps it: `stoa gc` deletes it"),
+        "{}",
+        text(&r)
+    );
+    assert!(
+        err.contains("2 problem(s) remain in the store"),
+        "{}",
+        text(&r)
+    );
+}

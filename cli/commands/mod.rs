@@ -46,6 +46,18 @@ pub fn analyse(
     selected: &[String],
     store: Option<&Store>,
 ) -> Result<Analysis, CliError> {
+    analyse_with(ui, project, selected, store, false)
+}
+
+/// [`analyse`]; with `recheck`, a build checks every closure it would reuse
+/// by content, whatever its fingerprint says (`stoa verify --repair`).
+pub fn analyse_with(
+    ui: &Ui,
+    project: &Project,
+    selected: &[String],
+    store: Option<&Store>,
+    recheck: bool,
+) -> Result<Analysis, CliError> {
     let evaluator = project.evaluator();
     let inventory = project.inventory()?;
     let prelude = project.prelude();
@@ -65,7 +77,7 @@ pub fn analyse(
         version: TOOL_VERSION,
         cache: Some(&cache),
         generations: recorded.as_ref(),
-        recheck: false,
+        recheck,
     };
     let analysis = match store {
         None => stoa_compiler::build::analyse(&req, None),
