@@ -129,7 +129,7 @@ impl StoreLock<'_> {
         let tmp = fsutil::temp_path(self.store.store_dir(), name.as_str());
         if let Err(err) = write(&tmp) {
             fsutil::discard(&tmp);
-            return Err(err);
+            return Err(StoreError::adding(self.store.path_of(&path))(err));
         }
         self.install(&tmp, path, references)
     }

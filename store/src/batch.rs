@@ -124,7 +124,7 @@ impl StoreLock<'_> {
             }
             if !present {
                 let tmp = stage.push(Group::Entries, self.store.store_dir(), &path.to_string());
-                write(*index, &tmp)?;
+                write(*index, &tmp).map_err(StoreError::adding(self.store.path_of(path)))?;
             }
             Ok(())
         });

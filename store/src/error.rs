@@ -138,6 +138,16 @@ pub enum StoreError {
     /// Hashing an on-disk entry failed.
     #[error(transparent)]
     Hash(#[from] HashError),
+    /// Writing a new entry failed (`source` says where and why; it is written under a
+    /// temporary name first, removed on this error, so nothing is left under `path`).
+    #[error("cannot add `{path}`")]
+    Add {
+        /// Where the entry was going: `<state>/store/<store path>`.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: Box<StoreError>,
+    },
     /// `add_path` was given something that is not a regular file or directory.
     #[error(
         "cannot add `{path}`: it is a {kind}; the store holds only regular files and directories"
@@ -188,6 +198,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Wraps an error met while writing the entry that goes to `path`.
+    pub(crate) fn adding(path: impl Into<PathBuf>) -> impl FnOnce(StoreError) -> Self {
+        let path = path.into();
+        move |source| StoreError::Add {
+            path,
+            source: Box::new(source),
+        }
+    }
+
     /// Builds a closure that wraps an [`io::Error`] with the operation and path.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let path = path.into();
