@@ -86,3 +86,19 @@ impl CliError {
         }
     }
 }
+
+/// An error and every cause below it, `: `-separated: `cannot write `…`: No space left on
+/// device`. Library errors name what failed and keep the I/O error as their source.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

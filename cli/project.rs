@@ -291,7 +291,11 @@ impl Project {
     pub fn store(&self) -> Result<stoa_store::Store, CliError> {
         let dir = self.state_dir();
         stoa_store::Store::open(&dir).map_err(|e| {
-            CliError::Report(format!("cannot open the store in {}: {e}", dir.display()))
+            CliError::Report(format!(
+                "cannot open the store in {}: {}",
+                dir.display(),
+                crate::error::chain(&e)
+            ))
         })
     }
 

@@ -419,9 +419,12 @@ fn resolve(store: &Store, arg: &str) -> Result<StorePath, CliError> {
         }
         return Err(CliError::usage(format!("{arg} is not in the store"), None));
     }
-    let roots = store
-        .roots()
-        .map_err(|e| CliError::Report(format!("cannot read the store's roots: {e}")))?;
+    let roots = store.roots().map_err(|e| {
+        CliError::Report(format!(
+            "cannot read the store's roots: {}",
+            crate::error::chain(&e)
+        ))
+    })?;
     let built = StoreName::new(arg)
         .ok()
         .and_then(|n| roots.get(&n).and_then(|p| p.first().cloned()));

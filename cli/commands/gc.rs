@@ -34,7 +34,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let store = project.store()?;
     let report = store
         .gc()
-        .map_err(|e| CliError::Report(format!("gc failed: {e}")))?;
+        .map_err(|e| CliError::Report(format!("gc failed: {}", crate::error::chain(&e))))?;
     for p in &report.freed {
         ui.out(&format!("deleted {}", store.path_of(p).display()));
     }

@@ -82,7 +82,7 @@ pub fn analyse_with(
     let analysis = match store {
         None => stoa_compiler::build::analyse(&req, None),
         Some(s) => stoa_compiler::build::build(&req, s)
-            .map_err(|e| CliError::Report(format!("build failed: {e}")))?,
+            .map_err(|e| CliError::Report(format!("build failed: {}", crate::error::chain(&e))))?,
     };
     for p in &analysis.problems {
         ui.diagnostic(&p.report());

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use stoa_store::{Store, StorePath, VerifyProblem};
 
 use crate::commands::analyse_with;
-use crate::error::CliError;
+use crate::error::{chain, CliError};
 use crate::project::Project;
 use crate::ui::Ui;
 use crate::Global;
@@ -67,7 +67,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
 fn verify(store: &Store) -> Result<Vec<VerifyProblem>, CliError> {
     store
         .verify()
-        .map_err(|e| CliError::Report(format!("cannot verify the store: {e}")))
+        .map_err(|e| CliError::Report(format!("cannot verify the store: {}", chain(&e))))
 }
 
 /// Leftover temporaries apart from everything else.
@@ -122,7 +122,8 @@ fn path_of(p: &VerifyProblem) -> Option<&StorePath> {
 }
 
 fn repair(ui: &Ui, project: &Project, store: &Store) -> Result<(), CliError> {
-    let failed = |e: stoa_store::StoreError| CliError::Report(format!("cannot repair: {e}"));
+    let failed =
+        |e: stoa_store::StoreError| CliError::Report(format!("cannot repair: {}", chain(&e)));
     let swept = store.lock().and_then(|l| l.sweep()).map_err(failed)?;
     if !swept.swept.is_empty() {
         ui.status(&format!(
