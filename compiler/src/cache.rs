@@ -184,8 +184,13 @@ impl EvalCache {
     fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let tmp = self.dir.join(format!(".{name}.tmp.{}", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, self.dir.join(name))
+        let written =
+            std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, self.dir.join(name)));
+        if written.is_err() {
+            // A full disk, say: leave no half-written temporary behind.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
     /// The entry of `host` if every recorded input still has its digest.
