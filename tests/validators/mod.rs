@@ -82,7 +82,12 @@ pub fn assert_interfaces_valid(file: &Path) {
     let copy = dir.path().join("interfaces");
     std::fs::write(&copy, checked).unwrap();
     std::fs::create_dir_all("/run/network").unwrap();
-    let out = Command::new(ifup)
+    // ifupdown2 takes one lock for the whole machine and refuses to run
+    // beside another ifup ("Another instance of this program is already
+    // running"): the checks of every test process wait their turn.
+    let out = Command::new("flock")
+        .arg("/run/network/.stoa-tests.lock")
+        .arg(&ifup)
         .args(["-a", "-s", "-i"])
         .arg(&copy)
         .output()
