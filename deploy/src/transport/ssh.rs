@@ -135,6 +135,25 @@ impl SshConnector {
         Ok(handle)
     }
 
+    /// Offers one private key (RSA keys with the best hash the server takes);
+    /// true when the server accepts it.
+    async fn offer_key(
+        &self,
+        handle: &mut Handle<Client>,
+        key: russh::keys::PrivateKey,
+        rsa_hash: Option<russh::keys::HashAlg>,
+    ) -> Result<bool, TransportError> {
+        let hash = matches!(key.algorithm(), Algorithm::Rsa { .. })
+            .then_some(rsa_hash)
+            .flatten();
+        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+        let result = handle
+            .authenticate_publickey(self.target.user.clone(), key)
+            .await
+            .map_err(|e| self.connect_error(e))?;
+        Ok(result.success())
+    }
+
     async fn authenticate(&self, handle: &mut Handle<Client>) -> Result<(), TransportError> {
         let user = &self.target.user;
         let mut tried = Vec::new();
@@ -149,16 +168,8 @@ impl SshConnector {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-            let hash = matches!(key.algorithm(), Algorithm::Rsa { .. })
-                .then_some(rsa_hash)
-                .flatten();
-            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
             tried.push(format!("key {}", path.display()));
-            let result = handle
-                .authenticate_publickey(user.clone(), key)
-                .await
-                .map_err(|e| self.connect_error(e))?;
-            if result.success() {
+            if self.offer_key(handle, key, rsa_hash).await? {
                 return Ok(());
             }
         }
@@ -201,16 +212,8 @@ impl SshConnector {
                     continue;
                 }
             };
-            let hash = matches!(key.algorithm(), Algorithm::Rsa { .. })
-                .then_some(rsa_hash)
-                .flatten();
-            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
             tried.push(format!("key {}", path.display()));
-            let result = handle
-                .authenticate_publickey(user.clone(), key)
-                .await
-                .map_err(|e| self.connect_error(e))?;
-            if result.success() {
+            if self.offer_key(handle, key, rsa_hash).await? {
                 return Ok(());
             }
         }
