@@ -90,15 +90,28 @@ impl Node {
         self.cgroup(vmid).is_dir()
     }
 
+    /// The container's init process as the node's `/proc` shows it: `proc/<pid>/root` is
+    /// its root file system (a link to `ct/<vmid>` here); the double's pid is the VMID.
+    pub fn proc_root(&self, vmid: u32) -> PathBuf {
+        self.path(&format!("/proc/{vmid}/root"))
+    }
+
     pub fn set_running(&self, vmid: u32, running: bool) -> Res<()> {
         let dir = self.cgroup(vmid);
+        let root = self.proc_root(vmid);
+        let gone = |r: std::io::Result<()>| match r {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        };
         let r = if running {
-            std::fs::create_dir_all(&dir)
+            std::fs::create_dir_all(&dir).and_then(|()| {
+                let parent = root.parent().map(Path::to_path_buf).unwrap_or_default();
+                std::fs::create_dir_all(&parent)?;
+                gone(std::fs::remove_file(&root))?;
+                std::os::unix::fs::symlink(format!("../../ct/{vmid}"), &root)
+            })
         } else {
-            match std::fs::remove_dir_all(&dir) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                r => r,
-            }
+            gone(std::fs::remove_dir_all(&dir)).and_then(|()| gone(std::fs::remove_file(&root)))
         };
         r.map_err(|e| crate::die!("{}: {}", self.shown(&dir), errno_text(&e)))
     }

@@ -9,8 +9,9 @@ use stoa_test_pvefs::Mounted;
 /// The commands a Proxmox node has and this machine lacks. `ifup`
 /// (ifupdown2) is the real one. `systemctl` and `nvidia-smi` (the lab's
 /// health checks) answer as a healthy node's would.
-pub const DOUBLES: [&str; 7] = [
+pub const DOUBLES: [&str; 8] = [
     "pct",
+    "lxc-info",
     "pveam",
     "proxmox-backup-manager",
     "docker",
@@ -287,6 +288,14 @@ pub fn write_doubles(bin: &Path, root: &Path, node: &str) {
             "pct" | "pveam" | "proxmox-backup-manager" => script.push_str(&format!(
                 "PVE_DOUBLE_ROOT='{r}' PVE_DOUBLE_NODE='{node}' exec '{}' \"$@\"\n",
                 bin_path(&format!("stoa-test-{name}")).display()
+            )),
+            // `lxc-info -n VMID -p`: the init pid of a running container (the double's
+            // is the VMID; `proc/<pid>/root` links to its file system), nothing for a
+            // stopped one; an unknown one is an error, as LXC says it.
+            "lxc-info" => script.push_str(&format!(
+                "while [ $# -gt 0 ]; do case $1 in -n) v=$2; shift;; esac; shift; done\n\
+                 [ -e '{r}/etc/pve/lxc/'\"$v\".conf ] || {{ echo \"$v doesn't exist\" >&2; exit 1; }}\n\
+                 if [ -d '{r}/sys/fs/cgroup/lxc/'\"$v\" ]; then echo \"PID:            $v\"; fi\n"
             )),
             _ => script.push_str("exit 0\n"),
         }
