@@ -31,6 +31,7 @@ pub mod cache;
 pub mod closure;
 pub mod config;
 pub mod docs;
+pub mod drift;
 pub mod error;
 pub mod inventory;
 pub mod names;

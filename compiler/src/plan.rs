@@ -43,6 +43,18 @@ pub struct ManifestArtifact {
     /// How the node fills secrets in (templates only).
     #[serde(default)]
     pub fill: Option<Fill>,
+    /// sha256 of its bytes (hex).
+    #[serde(default)]
+    pub sha256: String,
+    /// Permission bits, octal (`0644`).
+    #[serde(default)]
+    pub mode: String,
+    /// Owner name.
+    #[serde(default)]
+    pub owner: String,
+    /// Group name.
+    #[serde(default)]
+    pub group: String,
 }
 
 impl ManifestArtifact {
@@ -74,6 +86,8 @@ pub enum Change {
     /// The same template, but the value of one of its secrets changed
     /// (`Step::secrets` says which).
     Refilled,
+    /// The same artifact, but its placement on the node drifted: put back.
+    Restored,
 }
 
 /// One line of the plan.
@@ -161,7 +175,8 @@ pub fn plan_secrets(
     steps
 }
 
-fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<String> {
+/// What a switch runs for artifact `a` installed over `old` (None: nothing there).
+pub fn apply_actions(a: &ManifestArtifact, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<String> {
     let mut out = Vec::new();
     for act in &a.apply {
         match act {

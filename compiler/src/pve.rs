@@ -181,11 +181,11 @@ impl Owned {
 
 /// A disk value: its volume (or `<storage>:<GiB>` to allocate), its options
 /// without `size`, and its size in MiB.
-struct Disk<'a> {
-    volume: &'a str,
-    options: Vec<&'a str>,
-    size_mib: Option<u64>,
-    alloc: bool,
+pub(crate) struct Disk<'a> {
+    pub(crate) volume: &'a str,
+    pub(crate) options: Vec<&'a str>,
+    pub(crate) size_mib: Option<u64>,
+    pub(crate) alloc: bool,
 }
 
 fn mib(s: &str) -> Option<u64> {
@@ -200,7 +200,7 @@ fn mib(s: &str) -> Option<u64> {
     }
 }
 
-fn disk(value: &str) -> Disk<'_> {
+pub(crate) fn disk(value: &str) -> Disk<'_> {
     let mut parts = value.split(',');
     let volume = parts.next().unwrap_or_default();
     let alloc = volume.split_once(':').is_some_and(|(s, n)| {
@@ -229,7 +229,7 @@ fn disk(value: &str) -> Disk<'_> {
     }
 }
 
-fn size_text(m: u64) -> String {
+pub(crate) fn size_text(m: u64) -> String {
     if m.is_multiple_of(1024) {
         format!("{}G", m / 1024)
     } else {
@@ -237,7 +237,7 @@ fn size_text(m: u64) -> String {
     }
 }
 
-fn is_disk(key: &str) -> bool {
+pub(crate) fn is_disk(key: &str) -> bool {
     key == "rootfs" || indexed(key, "mp")
 }
 
