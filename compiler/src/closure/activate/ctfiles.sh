@@ -15,7 +15,8 @@
 # what the files were (`i`: `f N PATH MODE UID GID` for a file that existed,
 # its bytes `N`; `a PATH LEVELS` for one that did not, LEVELS folders above
 # it neither; `u PROJECT FILE 0|1`, 1: the project's file existed); then
-# puts each file in place (folder made, owner root, MODE, a rename in the
+# puts each file in place (a folder in its way, made by hand, moved aside to
+# PATH.stoa-drifted.PID; folder made, owner root, MODE, a rename in the
 # folder: atomic), then brings the projects up, their output on stderr. A
 # failure prints `stoa-put: failed file|up|unpack|backup I` on stderr and
 # exits 97, so that the node names the failed step.
@@ -51,7 +52,9 @@ while IFS=$TAB read -r n p m dm; do
   i=$((i + 1)) d=${p%/*}
   { [ -d "$r$d/" ] || mkdir -p -- "$r$d"; } && { [ -z "$dm" ] || chmod "$dm" "$r$d/"; } &&
     { [ "$(id -u)" != 0 ] || chown 0:0 "$T/f/$n"; } && chmod "$m" "$T/f/$n" &&
-    mv -f -- "$T/f/$n" "$r$p.tmp.stoa" && mv -f -- "$r$p.tmp.stoa" "$r$p" ||
+    mv -f -- "$T/f/$n" "$r$p.tmp.stoa" &&
+    { [ -L "$r$p" ] || [ ! -d "$r$p" ] || mv -T -- "$r$p" "$r$p.stoa-drifted.$$"; } &&
+    mv -fT -- "$r$p.tmp.stoa" "$r$p" ||
     { rm -f -- "$r$p.tmp.stoa"; fail file "$i"; }
 done <"$T/m"
 i=0

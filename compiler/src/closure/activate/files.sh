@@ -11,7 +11,7 @@ install_filled() { # SP DEST MODE OWNER GROUP PART...
   save "$2"
   shift 5
   tmp=$dest.tmp.$$
-  if fill "$_is" "$tmp" "$@" && { in_pve "$_ip" || { chown_ok "$_io" "$_ig" "$tmp" && chmod "$_im" "$tmp"; }; } && mv -f -- "$tmp" "$dest"; then
+  if fill "$_is" "$tmp" "$@" && { in_pve "$_ip" || { chown_ok "$_io" "$_ig" "$tmp" && chmod "$_im" "$tmp"; }; } && aside "$dest" && mv -fT -- "$tmp" "$dest"; then
     return 0
   fi
   rm -f -- "$tmp"
@@ -37,9 +37,16 @@ put_file() { # SRC DEST MODE OWNER GROUP
     install -m "$3" -o "$4" -g "$5" -- "$1" "$tmp"
   else
     install -m "$3" -- "$1" "$tmp"
-  fi && mv -f -- "$tmp" "$dest" && return 0
+  fi && aside "$dest" && mv -fT -- "$tmp" "$dest" && return 0
   rm -f -- "$tmp"
   die "cannot install $dest"
+}
+# A folder where a file goes (made by hand since the file was installed) is
+# moved aside to DEST.stoa-drifted.PID, never deleted.
+aside() { # DEST
+  [ -L "$1" ] || [ ! -d "$1" ] && return 0
+  mv -T -- "$1" "$1.stoa-drifted.$$" || return 1
+  echo "stoa: moved aside $1 -> $1.stoa-drifted.$$"
 }
 # /etc/pve is pmxcfs: no chmod (but to exactly 0640, 0600 in priv/), chown
 # (but to root:www-data) or symlink; files are written to a temporary and

@@ -7,7 +7,7 @@
 # docs/secrets.md; STOA_BACKUP (switch): a folder where what the activation
 # replaces is saved first, which `undo BACKUP` puts back. Secret values are
 # only ever read from files and written to files: never put into an
-# argument vector or printed.
+# argument vector or printed. STOA_RESTORE (switch, dry): see `changed`.
 set -u
 mode=${1:-}
 prev=''
@@ -72,12 +72,22 @@ sdigest() { # DIR NAME
   [ -n "$1" ] && [ -f "$1/.digests" ] || return 0
   awk -F '\t' -v n="$2" '$1 == n { print $2 }' "$1/.digests"
 }
+# STOA_RESTORE: a file of keys (one per line) whose placements drifted from
+# what this closure installs (the deployer read the node's live state): they
+# count as changed, so that the activation puts them back.
+RST=$NL
+if [ -n "${STOA_RESTORE:-}" ] && [ -f "$STOA_RESTORE" ]; then
+  RST="$NL$(cat -- "$STOA_RESTORE")$NL" || die "cannot read $STOA_RESTORE"
+fi
 # changed KEY SP [SECRET...]: true when the artifact differs from the
 # previous closure, or the value of one of its secrets from the previous
-# generation's (compared by keyed digest).
+# generation's (compared by keyed digest), or its placement drifted.
 changed() {
   _ck=$1
   shift 2
+  case $RST in
+    *"$NL$_ck$NL"*) echo "stoa: changed $_ck"; echo "stoa: restore $_ck"; return 0 ;;
+  esac
   if [ -z "$prev" ] || [ ! -f "$prev/artifacts.tsv" ]; then
     echo "stoa: changed $_ck"
     return 0
