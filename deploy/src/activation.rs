@@ -63,6 +63,7 @@ pub(crate) fn activate(
     safety: &Safety,
     fp: Option<Failpoint>,
     allow_destroy: &[u32],
+    restore: &[String],
 ) -> Result<Activated, DeployError> {
     let host = session.node.host.clone();
     let ev = |s: &NodeSession<'_>, e: Event| s.progress.event(&host, e);
@@ -141,7 +142,8 @@ pub(crate) fn activate(
     let activation = session.timeouts.activation;
     let mut args = vec![id.clone()];
     args.extend(allow_destroy.iter().map(u32::to_string));
-    let out = match session.run_raw(Op::Activate, &args, &[], activation) {
+    let keys: String = restore.iter().map(|k| format!("{k}\n")).collect();
+    let out = match session.run_raw(Op::Activate, &args, keys.as_bytes(), activation) {
         Ok(out) => out,
         Err(e) => return Err(revert(session, &id, format!("activate: {e}"), Vec::new())),
     };

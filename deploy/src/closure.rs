@@ -58,6 +58,20 @@ pub struct LocalClosure {
 }
 
 impl LocalClosure {
+    /// The containers whose configs the closure places (`host:/etc/pve/lxc/<vmid>.conf`).
+    pub fn containers(&self) -> Vec<u32> {
+        self.artifacts
+            .iter()
+            .filter_map(|a| {
+                a.key
+                    .strip_prefix("host:/etc/pve/lxc/")?
+                    .strip_suffix(".conf")?
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    }
+
     /// Reads and checks the closure of `toplevel`: present, `artifacts.tsv` readable, every
     /// referenced path present.
     pub fn load(store: &Store, toplevel: &StorePath) -> Result<LocalClosure, DeployError> {

@@ -19,6 +19,7 @@ mod activation;
 pub mod closure;
 mod error;
 pub mod events;
+pub mod live;
 pub mod node;
 mod ops;
 pub mod quote;
@@ -32,12 +33,15 @@ pub mod transport;
 pub use closure::{parse_artifacts, ArtifactLine, LocalClosure};
 pub use error::{DeployError, TransportError};
 pub use events::{Event, Failpoint, Progress, Silent, Step};
+pub use live::{ContainerState, FileState, Live, LiveFile};
 pub use ops::{
-    diff_artifacts, generations, node_file, node_gc, node_plan, rollback, ArtifactChange,
-    ContainerState, Generation, Generations, NodeGcReport, NodePlan, Probe, TemplateState,
+    diff_artifacts, generations, node_file, node_gc, node_plan, node_status, rollback,
+    ArtifactChange, Generation, Generations, NodeGcReport, NodePlan, NodeStatus, Probe,
+    TemplateState,
 };
 pub use request::{
-    Action, HealthCheck, Mode, Outcome, Provenance, RollbackRequest, Safety, SwitchRequest,
+    Action, DriftCheck, HealthCheck, Mode, Outcome, Provenance, RollbackRequest, Safety,
+    SwitchRequest,
 };
 pub use secrets::Secrets;
 pub use session::{Current, Node, Timeouts};

@@ -8,6 +8,7 @@ use crate::activation::{activate, failpoint, Target};
 use crate::closure::{parse_artifacts, ArtifactLine, LocalClosure};
 use crate::error::DeployError;
 use crate::events::{Progress, Step};
+use crate::live::Live;
 use crate::node::{argv, Op};
 use crate::request::{Action, Outcome, Provenance, RollbackRequest, Safety};
 use crate::session::{Current, Node, NodeSession, Timeouts};
@@ -118,6 +119,7 @@ pub fn rollback(
         &request.node,
         &request.owner,
         &[],
+        None,
         request.force,
         request.timeouts,
         progress,
@@ -160,8 +162,49 @@ fn rollback_in(
         bytes_sent: 0,
         secrets_sent: Vec::new(),
         log: Vec::new(),
+        restored: Vec::new(),
     };
-    if Some(target.number) == current && !session.dirty {
+    // What drifted from the target generation: its placements' live state.
+    if let Some(check) = &request.drift {
+        let out = session.run(
+            Step::Lock,
+            Op::Live,
+            std::slice::from_ref(&target.closure),
+            &[],
+            idle,
+        )?;
+        let drifted = (check.0)(&target.closure, &Live::parse(&out.lines())).unwrap_or_default();
+        // Keys whose artifact differs between the two generations are installed anyway.
+        let current_closure = list
+            .generations
+            .iter()
+            .find(|g| Some(g.number) == current)
+            .map(|g| g.closure.clone());
+        let same = match current_closure {
+            Some(c) if c != target.closure => {
+                let tsv = |closure: &str, s: &mut NodeSession<'_>| {
+                    let file = format!("{closure}/artifacts.tsv");
+                    s.run(Step::Lock, Op::Cat, &[file], &[], idle)
+                        .ok()
+                        .and_then(|o| parse_artifacts(&String::from_utf8_lossy(&o.stdout)).ok())
+                        .unwrap_or_default()
+                };
+                let (a, b) = (tsv(&c, session), tsv(&target.closure, session));
+                Some(
+                    a.into_iter()
+                        .filter(|x| b.iter().any(|y| y.key == x.key && y.path == x.path))
+                        .map(|x| x.key)
+                        .collect::<Vec<_>>(),
+                )
+            }
+            _ => None,
+        };
+        outcome.restored = drifted
+            .into_iter()
+            .filter(|k| same.as_ref().is_none_or(|s| s.contains(k)))
+            .collect();
+    }
+    if Some(target.number) == current && !session.dirty && outcome.restored.is_empty() {
         return Ok(outcome);
     }
     let safety = match &request.safety {
@@ -178,8 +221,13 @@ fn rollback_in(
         &safety,
         request.failpoint,
         &request.allow_destroy,
+        &outcome.restored,
     )?;
-    outcome.action = Action::RolledBack;
+    outcome.action = if Some(target.number) == current {
+        Action::Restored
+    } else {
+        Action::RolledBack
+    };
     outcome.generation = Some(done.generation);
     outcome.previous = done.previous;
     outcome.log = done.log;
@@ -204,7 +252,7 @@ pub fn node_gc(
     timeouts: Timeouts,
     progress: &dyn Progress,
 ) -> Result<NodeGcReport, DeployError> {
-    let mut session = NodeSession::open(node, owner, &[], false, timeouts, progress)?;
+    let mut session = NodeSession::open(node, owner, &[], None, false, timeouts, progress)?;
     let result = session.run(
         Step::Lock,
         Op::Gc,
@@ -249,8 +297,9 @@ pub struct NodePlan {
     pub changes: Vec<ArtifactChange>,
     /// Keyed digests of the current generation's secrets, by name.
     pub secrets: std::collections::BTreeMap<String, String>,
-    /// The state of each probed container.
-    pub containers: std::collections::BTreeMap<u32, ContainerState>,
+    /// The live state of the current generation's placements and of each probed
+    /// container.
+    pub live: Live,
     /// Whether the node holds each probed template.
     pub templates: std::collections::BTreeMap<String, TemplateState>,
 }
@@ -258,21 +307,10 @@ pub struct NodePlan {
 /// What the plan asks of a node's Proxmox state (read in the same round trip).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Probe {
-    /// Containers whose state matters (running, stopped, locked).
+    /// Containers whose state matters (running, stopped, locked, their live config).
     pub vmids: Vec<u32>,
     /// Templates (`<storage>:vztmpl/<file>`) that new containers are made from.
     pub templates: Vec<String>,
-}
-
-/// A container on the node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerState {
-    /// It has a config on this node.
-    pub exists: bool,
-    /// It runs (the kernel's view, `/sys/fs/cgroup/lxc/<vmid>`).
-    pub running: bool,
-    /// The `lock` in its config (`backup`, `snapshot`, …).
-    pub lock: Option<String>,
 }
 
 /// Whether a node holds a template.
@@ -286,16 +324,34 @@ pub enum TemplateState {
     Unknown,
 }
 
-/// Compares the local closure `toplevel` with the node's current generation, by key and
-/// store path (read-only; takes no lock).
-pub fn node_plan(
-    store: &Store,
+/// What `stoa status` shows of a node: one read-only round trip, no lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The node's current generation.
+    pub current: Option<Current>,
+    /// An activation in flight or interrupted (towards this generation, `-` if unknown).
+    pub pending: Option<String>,
+    /// A failed revert was discarded: the next activation installs everything.
+    pub dirty: bool,
+    /// The live state of the current generation's placements and probed containers.
+    pub live: Live,
+}
+
+/// Reads the node's generation, pending activation and live state (read-only; no lock).
+pub fn node_status(
     node: &Node,
-    toplevel: &StorePath,
     probe: &Probe,
     timeouts: &Timeouts,
-) -> Result<NodePlan, DeployError> {
-    let local = LocalClosure::load(store, toplevel)?;
+) -> Result<NodeStatus, DeployError> {
+    let (status, _) = show(node, probe, timeouts)?;
+    Ok(status)
+}
+
+fn show(
+    node: &Node,
+    probe: &Probe,
+    timeouts: &Timeouts,
+) -> Result<(NodeStatus, Vec<String>), DeployError> {
     let args: Vec<String> = probe
         .vmids
         .iter()
@@ -310,6 +366,34 @@ pub fn node_plan(
             closure: w.get(2)?.clone(),
         })
     });
+    let pending = find_words(&lines, "pending")
+        .first()
+        .map(|w| w.get(1).cloned().unwrap_or_else(|| "-".into()));
+    let dirty = !find_words(&lines, "dirty").is_empty();
+    let live = Live::parse(&lines);
+    Ok((
+        NodeStatus {
+            current,
+            pending,
+            dirty,
+            live,
+        },
+        lines,
+    ))
+}
+
+/// Compares the local closure `toplevel` with the node's current generation, by key and
+/// store path (read-only; takes no lock).
+pub fn node_plan(
+    store: &Store,
+    node: &Node,
+    toplevel: &StorePath,
+    probe: &Probe,
+    timeouts: &Timeouts,
+) -> Result<NodePlan, DeployError> {
+    let local = LocalClosure::load(store, toplevel)?;
+    let (status, lines) = show(node, probe, timeouts)?;
+    let current = status.current;
     let tsv: String = lines
         .iter()
         .filter(|l| !l.starts_with("stoa: "))
@@ -322,22 +406,6 @@ pub fn node_plan(
     let secrets = find_words(&lines, "secret")
         .into_iter()
         .filter_map(|w| Some((w.get(1)?.clone(), w.get(2)?.clone())))
-        .collect();
-    let containers = find_words(&lines, "ct")
-        .into_iter()
-        .filter_map(|w| {
-            let vmid = w.get(1)?.parse().ok()?;
-            let state = w.get(2)?;
-            let lock = w.get(3).filter(|l| l.as_str() != "-").cloned();
-            Some((
-                vmid,
-                ContainerState {
-                    exists: state != "absent",
-                    running: state == "running",
-                    lock,
-                },
-            ))
-        })
         .collect();
     let templates = find_words(&lines, "template")
         .into_iter()
@@ -354,7 +422,7 @@ pub fn node_plan(
         current,
         changes: diff_artifacts(&old, &local.artifacts),
         secrets,
-        containers,
+        live: status.live,
         templates,
     })
 }

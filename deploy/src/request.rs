@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use stoa_store::StorePath;
 
 use crate::events::Failpoint;
+use crate::live::Live;
 use crate::secrets::Secrets;
 use crate::session::{Node, Timeouts};
 
@@ -97,6 +98,22 @@ pub enum Mode {
     DryActivate,
 }
 
+/// Decides which artifacts of a closure drifted on the node: given the closure's name
+/// (`<digest>-<host>-system`) and the node's live state, the keys whose placement does not
+/// hold what the closure installs, or `None` when it cannot tell (the closure is not at
+/// hand). The caller knows closures (the deployer only reads and activates them).
+#[derive(Clone)]
+pub struct DriftCheck(pub std::sync::Arc<DriftFn>);
+
+/// The function inside a [`DriftCheck`].
+pub type DriftFn = dyn Fn(&str, &Live) -> Option<Vec<String>> + Send + Sync;
+
+impl std::fmt::Debug for DriftCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DriftCheck")
+    }
+}
+
 /// Everything one host's switch needs; the CLI builds it, the library does the rest.
 #[derive(Debug, Clone)]
 pub struct SwitchRequest {
@@ -126,6 +143,9 @@ pub struct SwitchRequest {
     /// Containers the sources no longer declare that this switch may destroy (with their
     /// disks); any other is kept and reported, and one with `protection: 1` always is.
     pub allow_destroy: Vec<u32>,
+    /// Reads the node's live state in the session and restores what drifted (a switch of
+    /// the closure the node already runs then converges it); `None`: no live read.
+    pub drift: Option<DriftCheck>,
 }
 
 /// `rollback [--to N]`.
@@ -147,6 +167,8 @@ pub struct RollbackRequest {
     pub failpoint: Option<Failpoint>,
     /// Containers the target generation does not declare that may be destroyed.
     pub allow_destroy: Vec<u32>,
+    /// Restores what drifted from the target generation (read after it is chosen).
+    pub drift: Option<DriftCheck>,
 }
 
 /// What happened on a node.
@@ -161,6 +183,8 @@ pub enum Action {
     DryRun,
     /// An existing generation was re-activated and confirmed.
     RolledBack,
+    /// The node already ran this closure, but some of it had drifted: put back.
+    Restored,
 }
 
 /// The result of a successful operation on one host.
@@ -182,6 +206,8 @@ pub struct Outcome {
     pub secrets_sent: Vec<String>,
     /// Output of `activate` (and of `activate dry`).
     pub log: Vec<String>,
+    /// The keys whose drift this switch or rollback put back.
+    pub restored: Vec<String>,
 }
 
 impl Outcome {
@@ -196,6 +222,11 @@ impl Outcome {
                 gen(self.previous)
             ),
             Action::DryRun => format!("dry run against generation {}", gen(self.generation)),
+            Action::Restored => format!(
+                "restored {} drifted artifact(s) of generation {}",
+                self.restored.len(),
+                gen(self.generation)
+            ),
             Action::RolledBack => format!(
                 "rolled back to generation {} (was {})",
                 gen(self.generation),

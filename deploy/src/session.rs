@@ -9,6 +9,7 @@ use stoa_store::StorePath;
 
 use crate::error::DeployError;
 use crate::events::{Event, Progress, Step};
+use crate::live::Live;
 use crate::node::{argv, protocol_lines, Op};
 use crate::transport::{Command, Connector, Output, Running, Transport};
 
@@ -74,17 +75,21 @@ pub(crate) struct NodeSession<'p> {
     pub dirty: bool,
     /// Keyed digests of the current generation's secrets (empty when dirty).
     pub secret_digests: BTreeMap<String, String>,
+    /// The live state of the current generation's placements (asked for by `live`).
+    pub live: Live,
     pub timeouts: Timeouts,
     pub progress: &'p dyn Progress,
 }
 
 impl<'p> NodeSession<'p> {
     /// Connects, takes the lock, resolves an interrupted activation, and asks which of
-    /// `query` the node lacks.
+    /// `query` the node lacks; with `live`, also the live state of the current
+    /// generation's placements and of the containers `live` names.
     pub fn open(
         node: &Node,
         owner: &str,
         query: &[StorePath],
+        live: Option<&[u32]>,
         force: bool,
         timeouts: Timeouts,
         progress: &'p dyn Progress,
@@ -96,8 +101,10 @@ impl<'p> NodeSession<'p> {
             owner.to_owned(),
             timeouts.lock_wait.as_secs().to_string(),
             if force { "1" } else { "0" }.to_owned(),
+            if live.is_some() { "1" } else { "0" }.to_owned(),
         ];
         args.extend(query.iter().map(ToString::to_string));
+        args.extend(live.unwrap_or_default().iter().map(|v| format!("ct:{v}")));
         let mut holder = transport.spawn(&argv(Op::Session, &node.root, &args))?;
         let limit = timeouts.lock_wait + timeouts.activation + timeouts.idle;
         let mut session = NodeSession {
@@ -108,6 +115,7 @@ impl<'p> NodeSession<'p> {
             missing: Vec::new(),
             dirty: false,
             secret_digests: BTreeMap::new(),
+            live: Live::default(),
             timeouts,
             progress,
         };
@@ -157,7 +165,12 @@ impl<'p> NodeSession<'p> {
                     })?;
                     session.missing.push(path);
                 }
-                Some("ready") => break,
+                Some("ready") => {
+                    if live.is_some() {
+                        session.live = Live::parse(&seen);
+                    }
+                    break;
+                }
                 _ => {}
             }
         }

@@ -34,10 +34,12 @@ fn open<'p>(
         "{} switching to {}",
         request.provenance.user, request.toplevel
     );
+    let vmids = closure.containers();
     let session = NodeSession::open(
         &request.node,
         &owner,
         &closure.paths,
+        request.drift.as_ref().map(|_| vmids.as_slice()),
         request.force,
         request.timeouts,
         progress,
@@ -76,6 +78,7 @@ fn run(
         bytes_sent: 0,
         secrets_sent: Vec::new(),
         log: Vec::new(),
+        restored: Vec::new(),
     };
     if let Some(planned) = request.planned_against {
         if planned != previous {
@@ -91,13 +94,19 @@ fn run(
     // Secrets whose keyed digest differs from the current generation's: a closure that
     // is already current still needs a new generation when one of them changed.
     let secrets_changed = request.secrets.changed(&session.secret_digests);
-    if request.mode == Mode::Switch
-        && current == Some(name.as_str())
-        && !session.dirty
-        && secrets_changed.is_empty()
-    {
+    // What drifted from the closure on the node (only where the node runs a generation:
+    // a first activation installs everything anyway).
+    let restore = match (&request.drift, current) {
+        (Some(check), Some(_)) if !session.dirty => {
+            (check.0)(&name, &session.live).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let same = current == Some(name.as_str()) && !session.dirty && secrets_changed.is_empty();
+    if request.mode == Mode::Switch && same && restore.is_empty() {
         return Ok(outcome);
     }
+    outcome.restored = restore.clone();
 
     session.progress.event(&host, Event::Step(Step::Transfer));
     if !session.missing.is_empty() {
@@ -131,17 +140,19 @@ fn run(
 
     if request.mode == Mode::DryActivate {
         let digests = request.secrets.digests_file();
-        let out = if request.secrets.is_empty() {
-            session.run_raw(Op::Dry, &[name], &[], session.timeouts.activation)?
+        let with = if request.secrets.is_empty() {
+            "-"
         } else {
-            let args = [name, "digests".to_owned()];
-            session.run_raw(
-                Op::Dry,
-                &args,
-                digests.as_bytes(),
-                session.timeouts.activation,
-            )?
+            "digests"
         };
+        let mut args = vec![name, with.to_owned()];
+        args.extend(restore);
+        let out = session.run_raw(
+            Op::Dry,
+            &args,
+            digests.as_bytes(),
+            session.timeouts.activation,
+        )?;
         outcome.log = out.lines();
         for line in &outcome.log {
             session
@@ -174,18 +185,30 @@ fn run(
             .progress
             .event(&host, Event::SecretsSent(secrets_changed.clone()));
     }
-    let done = activate(
-        session,
-        Target::New {
+    let target = match (same, session.current.as_ref()) {
+        // The closure is current: its generation is activated again, to put back what
+        // drifted.
+        (true, Some(c)) => Target::Existing(c.generation),
+        _ => Target::New {
             closure: &name,
             provenance: &provenance,
             secrets: secrets_tar.as_deref().map(Vec::as_slice),
         },
+    };
+    let converge = matches!(target, Target::Existing(_));
+    let done = activate(
+        session,
+        target,
         &safety,
         request.failpoint,
         &request.allow_destroy,
+        &outcome.restored,
     )?;
-    outcome.action = Action::Switched;
+    outcome.action = if converge {
+        Action::Restored
+    } else {
+        Action::Switched
+    };
     outcome.generation = Some(done.generation);
     outcome.previous = done.previous;
     outcome.log = done.log;

@@ -274,6 +274,7 @@ fn rollback_to_first_of_three_generations() {
         timeouts: request(&n.node, &tops[0]).timeouts,
         failpoint: None,
         allow_destroy: Vec::new(),
+        drift: None,
     };
     n.clear_calls();
     let out = stoa_deploy::rollback(&req, &Silent).unwrap();

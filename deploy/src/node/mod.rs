@@ -29,6 +29,8 @@ pub enum Op {
     List,
     /// [`scripts::SHOW`]
     Show,
+    /// [`scripts::LIVE`]
+    Live,
     /// [`scripts::CAT`]
     Cat,
     /// [`scripts::GC`]
@@ -53,6 +55,7 @@ impl Op {
             Op::Revert => "stoa-revert",
             Op::List => "stoa-list",
             Op::Show => "stoa-show",
+            Op::Live => "stoa-live",
             Op::Cat => "stoa-cat",
             Op::Gc => "stoa-gc",
             Op::Health => "stoa-health",
@@ -74,6 +77,7 @@ impl Op {
             Op::Revert => REVERT,
             Op::List => LIST,
             Op::Show => SHOW,
+            Op::Live => LIVE,
             Op::Cat => CAT,
             Op::Gc => GC,
             Op::Health => HEALTH,

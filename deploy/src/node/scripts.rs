@@ -10,6 +10,8 @@ pub const PRELUDE: &str = r#"set -eu
 R=${1%/}; shift
 S="$R/var/lib/stoa"; ST="$S/store"; P="$S/profiles"; D="$S/pending"; SEC="$S/secrets"
 TAB=$(printf '\t')
+NL='
+'
 say() { printf 'stoa: %s\n' "$*"; }
 die() { printf 'stoa: failed %s\n' "$*"; printf 'stoa: %s\n' "$*" >&2; exit 1; }
 gens() {
@@ -33,12 +35,13 @@ flip_to() {
 # With BK set (a first activation), activate saves what it replaces there (STOA_BACKUP).
 # With ALLOW set (VMIDs), the activation may destroy those containers if the generation no
 # longer declares them (STOA_ALLOW_DESTROY).
+# With RESTORE set (a file of keys), those artifacts count as changed (STOA_RESTORE).
 run_activate() { # MODE CLOSURE PREV_CLOSURE LOG [SECRETS_DIR [PREV_SECRETS_DIR]]
   if [ -n "$3" ]; then
-    STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
+    STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" STOA_RESTORE="${RESTORE:-}" \
       STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
   else
-    STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" \
+    STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" STOA_RESTORE="${RESTORE:-}" \
       STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
   fi
 }
@@ -63,6 +66,106 @@ secrets_for() {
   chmod 0700 "$_n" && rm -rf "${SEC:?}/${1:?}" && mv -T "$_n" "$SEC/$1"
 }
 step_lock() { exec 8>>"$S/lock.step"; flock 8; }
+# live_read CLOSURE [VMID...]: the node's live state of everything CLOSURE's artifacts.tsv
+# placed, and of the containers VMID... (docs/node-protocol.md, "Live state"). Tab-separated:
+# `live KEY SP SHA file SHA MODE OWNER GROUP|missing|other WHAT|unknown WHY|config VMID`
+# (SP and SHA: the artifact there, from artifacts.tsv), `ct VMID
+# running|stopped|absent` with `conf VMID LINE` per config line, `body KEY BASE64` for a
+# file that differs from the closure's (at most 64 KiB) and for every section-config file.
+# A constant number of processes, plus one lxc-info per running container with files
+# (Proxmox's own find_lxc_pid), whose files are read through /proc/PID/root; no pct.
+live_read() {
+  _lc=$1; shift
+  _lt=$(mktemp -d "${TMPDIR:-/tmp}/stoa-live.XXXXXX") || return 0
+  : >"$_lt/reg"; _lv=" $* "; _lpid=" "
+  if [ -n "$_lc" ] && [ -f "$ST/$_lc/artifacts.tsv" ]; then
+    while IFS="$TAB" read -r _k _sp _sha _kind _a _b _c; do
+      case $_kind in
+        host-file) live_at "$_k" "$_sp" "$_sha" "$R$_a" 0 ;;
+        sections) live_at "$_k" "$_sp" "$_sha" "$R$_a" 1 ;;
+        network) live_at "$_k" "$_sp" "$_sha" "$R/etc/network/interfaces" 0 ;;
+        ct-config) printf 'stoa: live\t%s\t%s\t%s\tconfig\t%s\n' "$_k" "$_sp" "$_sha" "$_a"
+          case $_lv in *" $_a "*) ;; *) _lv="$_lv$_a " ;; esac ;;
+        ct-file) live_ct "$_k" "$_sp" "$_sha" "$_a" "$_b" ;;
+        compose) live_ct "$_k" "$_sp" "$_sha" "$_a" "$_c" ;;
+        *) ;;
+      esac
+    done <"$ST/$_lc/artifacts.tsv"
+  fi
+  if [ -s "$_lt/reg" ]; then
+    cut -f4 "$_lt/reg" >"$_lt/paths"
+    xargs -d '\n' sha256sum -- <"$_lt/paths" >"$_lt/sums" 2>/dev/null || true
+    xargs -d '\n' stat -c '%a %U %G %n' -- <"$_lt/paths" >"$_lt/modes" 2>/dev/null || true
+    awk -F "$TAB" -v sums="$_lt/sums" -v modes="$_lt/modes" -v send="$_lt/send" '
+      BEGIN {
+        while ((getline l < sums) > 0) {
+          e = 0; if (substr(l, 1, 1) == "\\") { l = substr(l, 2); e = 1 }
+          n = substr(l, 67); if (e) gsub(/\\\\/, "\\", n); h[n] = substr(l, 1, 64)
+        }
+        while ((getline l < modes) > 0) {
+          split(l, w, " "); n = l; for (i = 1; i <= 3; i++) n = substr(n, index(n, " ") + 1)
+          m[n] = w[1] "\t" w[2] "\t" w[3]
+        }
+      }
+      {
+        if (!($4 in h) || !($4 in m)) { print "stoa: live\t" $1 "\t" $2 "\t" $3 "\tother\tunreadable"; next }
+        print "stoa: live\t" $1 "\t" $2 "\t" $3 "\tfile\t" h[$4] "\t" m[$4]
+        if ($5 == 1 || h[$4] != $3) print $1 "\t" $4 > send
+      }' "$_lt/reg"
+    if [ -f "$_lt/send" ]; then
+      while IFS="$TAB" read -r _k _p; do
+        [ "$(stat -c %s -- "$_p" 2>/dev/null || echo 99999999)" -le 65536 ] || continue
+        printf 'stoa: body\t%s\t%s\n' "$_k" "$(base64 -w0 <"$_p" 2>/dev/null)"
+      done <"$_lt/send"
+    fi
+  fi
+  _lconfs=''
+  for _v in $_lv; do
+    case $_v in '' | *[!0-9]*) continue ;; esac
+    _f="$R/etc/pve/lxc/$_v.conf"
+    if [ ! -f "$_f" ]; then printf 'stoa: ct\t%s\tabsent\n' "$_v"; continue; fi
+    if [ -d "$R/sys/fs/cgroup/lxc/$_v" ]; then _st=running; else _st=stopped; fi
+    printf 'stoa: ct\t%s\t%s\n' "$_v" "$_st"
+    _lconfs="$_lconfs$_f$NL"
+  done
+  if [ -n "$_lconfs" ]; then
+    printf '%s' "$_lconfs" | xargs -d '\n' awk 'FNR == 1 { v = FILENAME; sub(/.*\//, "", v); sub(/\.conf$/, "", v) }
+      FNR <= 5000 { print "stoa: conf\t" v "\t" $0 }' 2>/dev/null || true
+  fi
+  rm -rf "$_lt"
+}
+# live_at KEY SP SHA PATH SECTIONS: a regular file is queued for hashing, anything else said.
+live_at() {
+  if [ -L "$4" ]; then printf 'stoa: live\t%s\t%s\t%s\tother\tlink\n' "$1" "$2" "$3"
+  elif [ -f "$4" ]; then printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$_lt/reg"
+  elif [ -d "$4" ]; then printf 'stoa: live\t%s\t%s\t%s\tother\tdirectory\n' "$1" "$2" "$3"
+  elif [ -e "$4" ]; then printf 'stoa: live\t%s\t%s\t%s\tother\tspecial\n' "$1" "$2" "$3"
+  else printf 'stoa: live\t%s\t%s\t%s\tmissing\n' "$1" "$2" "$3"; fi
+}
+# live_ct KEY SP SHA VMID PATH: a container's file, through the root of its init process; a
+# link on the way is not followed (it would resolve on the node, outside the container).
+live_ct() {
+  if [ ! -d "$R/sys/fs/cgroup/lxc/$4" ]; then
+    printf 'stoa: live\t%s\t%s\t%s\tunknown\tcontainer %s is stopped\n' "$1" "$2" "$3" "$4"; return 0
+  fi
+  case $_lpid in
+    *" $4="*) _pid=${_lpid#*" $4="}; _pid=${_pid%% *} ;;
+    *) _pid=$(lxc-info -n "$4" -p 2>/dev/null | sed -n 's/^PID:[[:space:]]*//p') || _pid=''
+       _lpid="$_lpid$4=$_pid " ;;
+  esac
+  case $_pid in
+    '' | *[!0-9]*) printf 'stoa: live\t%s\t%s\t%s\tunknown\tno init process of container %s\n' "$1" "$2" "$3" "$4"; return 0 ;;
+  esac
+  _at="$R/proc/$_pid/root"; _rest=${5#/}
+  while :; do
+    case $_rest in
+      */*) _at="$_at/${_rest%%/*}"; _rest=${_rest#*/}
+        if [ -L "$_at" ]; then printf 'stoa: live\t%s\t%s\t%s\tother\tlink\n' "$1" "$2" "$3"; return 0; fi ;;
+      *) break ;;
+    esac
+  done
+  live_at "$1" "$2" "$3" "$_at/$_rest" 0
+}
 pending_is() { [ -d "$D" ] && [ "$(cat "$D/id" 2>/dev/null)" = "$1" ]; }
 # Reverts the pending activation: back to `from` by activating it with `to` as PREVIOUS;
 # with no `from` (a first activation), `activate undo` of what it saved in pending/backup.
@@ -100,10 +203,12 @@ finish_pending() {
 }
 "#;
 
-/// `session OWNER WAIT_S FORCE PATH…`: takes the node lock (waiting up to `WAIT_S`),
+/// `session OWNER WAIT_S FORCE LIVE PATH…`: takes the node lock (waiting up to `WAIT_S`),
 /// sweeps stale staging directories, resolves an interrupted activation, reports the
-/// current generation and which `PATH`s are missing, then holds the lock until stdin closes.
-pub const SESSION: &str = r#"OWNER=$1; WAIT=$2; FORCE=$3; shift 3
+/// current generation and which `PATH`s are missing (a `ct:VMID` argument is a container
+/// to read), with `LIVE` = 1 the live state of the current generation (`live_read`), then
+/// holds the lock until stdin closes.
+pub const SESSION: &str = r#"OWNER=$1; WAIT=$2; FORCE=$3; LIVE=$4; shift 4
 mkdir -p "$ST" "$P"
 exec 9>>"$S/lock"
 if ! flock -n 9; then
@@ -135,7 +240,15 @@ if [ -e "$S/dirty" ]; then say dirty
 elif [ -n "$cur" ] && [ -f "$SEC/$cur/.digests" ]; then
   while IFS="$TAB" read -r n d; do [ -z "$n" ] || say "secret $n $d"; done < "$SEC/$cur/.digests"
 fi
-for p in "$@"; do [ -e "$ST/$p" ] || say "missing $p"; done
+vms=''
+for p in "$@"; do
+  case $p in
+    ct:*) vms="$vms ${p#ct:}" ;;
+    *) [ -e "$ST/$p" ] || say "missing $p" ;;
+  esac
+done
+# shellcheck disable=SC2086 # VMIDs, one word each
+if [ "$LIVE" = 1 ]; then live_read "$(if [ -n "$cur" ]; then closure_of "$cur"; fi)" $vms; fi
 say ready
 cat >/dev/null
 "#;
@@ -243,11 +356,13 @@ to=$(cat "$D/to"); flip_to "$to"
 say "flipped $to"
 "#;
 
-/// `activate ID`: runs the pending generation's `activate switch PREVIOUS`, prints its log.
+/// `activate ID [VMID…]` with the keys to restore on stdin (one per line): runs the pending
+/// generation's `activate switch PREVIOUS`, prints its log.
 pub const ACTIVATE: &str = r#"ID=$1; shift
 ALLOW="$*"
 step_lock
 pending_is "$ID" || die "activate: no pending activation $ID"
+RESTORE="$D/restore"; cat > "$RESTORE"
 trap '' HUP PIPE
 from=$(cat "$D/from"); to=$(cat "$D/to")
 new=$(closure_of "$to"); prev=""
@@ -262,18 +377,20 @@ cat "$D/activate.log"
 exit "$rc"
 "#;
 
-/// `dry CLOSURE [digests]`: `activate dry` against the current generation; changes
+/// `dry CLOSURE digests|- [KEY…]`: `activate dry` against the current generation; changes
 /// nothing. With `digests`, stdin is the `.digests` of the secrets the closure would have
-/// (no values), so that `activate dry` sees which secrets changed.
-pub const DRY: &str = r#"NEW=$1
+/// (no values), so that `activate dry` sees which secrets changed; the `KEY`s are to be
+/// restored (drifted).
+pub const DRY: &str = r#"NEW=$1; DG=$2; shift 2
+RESTORE="$S/dry.restore"; printf '%s\n' "$@" > "$RESTORE"
 cur=$(current_gen); prev=""; sp=""; dd=""
 if [ -n "$cur" ] && [ ! -e "$S/dirty" ]; then prev=$(closure_of "$cur"); sp=$(secrets_dir "$cur"); fi
-if [ "${2:-}" = digests ]; then
+if [ "$DG" = digests ]; then
   dd="$SEC/.dry-$$"; mkdir -p "$dd"; cat > "$dd/.digests"
 fi
 if run_activate dry "$NEW" "$prev" "$S/dry.log" "$dd" "$sp"; then rc=0; else rc=$?; fi
 if [ -n "$dd" ]; then rm -rf "$dd"; fi
-cat "$S/dry.log"; rm -f "$S/dry.log"
+cat "$S/dry.log"; rm -f "$S/dry.log" "$RESTORE"
 exit "$rc"
 "#;
 
@@ -312,19 +429,14 @@ if [ -d "$D" ]; then say "pending $(cat "$D/to" 2>/dev/null || echo -)"; fi
 "#;
 
 /// `show`: the current generation, the keyed digests of its secrets, its `artifacts.tsv`.
-pub const SHOW: &str = r#"# What the plan needs of the node's Proxmox state, for each argument:
-# `ct:VMID` -> `ct VMID running|stopped|absent LOCK|-` (the kernel's view of
-# running containers and the config's lock, no pct process);
+pub const SHOW: &str = r#"# What the plan needs of the node, for each argument: `ct:VMID` ->
+# the container's live state (`live_read`, with the current generation's);
 # `tmpl:VOLID` -> `template VOLID present|absent|unknown` (a template of a
 # dir storage in storage.cfg; unknown: another storage type).
+vms=''
 for a in "$@"; do
   case $a in
-    ct:*)
-      v=${a#ct:}; conf="$R/etc/pve/lxc/$v.conf"
-      if [ ! -e "$conf" ]; then say "ct $v absent -"; continue; fi
-      l=$(awk '/^\[/ { exit } /^lock: / { print substr($0, 7); exit }' "$conf" 2>/dev/null) || l=''
-      if [ -d "$R/sys/fs/cgroup/lxc/$v" ]; then st=running; else st=stopped; fi
-      say "ct $v $st ${l:--}" ;;
+    ct:*) vms="$vms ${a#ct:}" ;;
     tmpl:*:vztmpl/*)
       t=${a#tmpl:}; s=${t%%:*}; f=${t#*:vztmpl/}
       p=$(awk -v s="$s" '/^[a-z0-9]+: / { here = ($1 == "dir:" && $2 == s); next } here && $1 == "path" { print $2; exit }' \
@@ -335,13 +447,24 @@ for a in "$@"; do
     tmpl:*) say "template ${a#tmpl:} unknown" ;;
   esac
 done
-cur=$(current_gen)
+cur=$(current_gen); c=''
+if [ -n "$cur" ]; then c=$(closure_of "$cur"); fi
+# shellcheck disable=SC2086 # VMIDs, one word each
+live_read "$c" $vms
+if [ -d "$D" ]; then say "pending $(cat "$D/to" 2>/dev/null || echo -)"; fi
+if [ -e "$S/dirty" ]; then say dirty; fi
 if [ -z "$cur" ]; then say "current - -"; exit 0; fi
-c=$(closure_of "$cur"); say "current $cur $c"
+say "current $cur $c"
 if [ -f "$SEC/$cur/.digests" ]; then
   while IFS="$TAB" read -r n d; do [ -z "$n" ] || say "secret $n $d"; done < "$SEC/$cur/.digests"
 fi
 cat "$ST/$c/artifacts.tsv"
+"#;
+
+/// `live CLOSURE`: the live state of what a closure of the store places (`live_read`).
+pub const LIVE: &str = r#"case $1 in ''|.*|*/*) die "live: bad closure name";; esac
+[ -f "$ST/$1/artifacts.tsv" ] || die "live: closure $1 is not in the node store"
+live_read "$1"
 "#;
 
 /// `cat PATH`: one store file or `CLOSURE/file`.

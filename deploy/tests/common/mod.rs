@@ -270,6 +270,7 @@ pub fn request(node: &Node, toplevel: &StorePath) -> SwitchRequest {
         secrets: stoa_deploy::Secrets::new(),
         planned_against: None,
         allow_destroy: Vec::new(),
+        drift: None,
     }
 }
 
