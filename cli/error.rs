@@ -52,6 +52,12 @@ pub enum CliError {
     /// A diagnostic from a library, rendered by miette.
     #[error("{0}")]
     Report(String),
+    /// `diff --exit-code`: these hosts' switches would change or restore something.
+    #[error("a switch would change or restore something on: {0}")]
+    Differs(String),
+    /// `diff --exit-code` could not tell (exit 2, or 3 when a node did not answer).
+    #[error("{0}")]
+    Undecided(Box<CliError>),
 }
 
 impl From<stoa_compiler::build::ConfigError> for CliError {
@@ -83,6 +89,8 @@ impl CliError {
             CliError::Io { .. } | CliError::Unreachable { .. } => 3,
             CliError::Deploy { source, .. } if source.is_connection() => 3,
             CliError::Deploy { .. } => 1,
+            CliError::Differs(_) => 1,
+            CliError::Undecided(e) => e.exit_code().max(2),
         }
     }
 }

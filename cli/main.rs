@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod commands;
+mod drift;
 mod error;
 mod nodes;
 mod progress;
@@ -63,8 +64,10 @@ enum Command {
     Generations(commands::generations::Args),
     /// Build hosts into the store and print their toplevel store paths.
     Build(commands::build::Args),
-    /// Compare two built closures (store paths or hosts' last builds).
+    /// What a switch would do on hosts' nodes, with what drifted there; or compare two closures.
     Diff(commands::diff::Args),
+    /// Each host's node: its generation, what drifted, an interrupted switch.
+    Status(commands::status::Args),
     /// Re-hash every store entry and report damaged ones; --repair re-creates them.
     Verify(commands::verify::Args),
     /// Delete store paths that no root reaches.
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Options(a) => commands::options::run(&ui, &g, a),
         Command::Build(a) => commands::build::run(&ui, &g, a),
         Command::Diff(a) => commands::diff::run(&ui, &g, a),
+        Command::Status(a) => commands::status::run(&ui, &g, a),
         Command::Verify(a) => commands::verify::run(&ui, &g, a),
         Command::Gc(a) => commands::gc::run(&ui, &g, a),
         Command::Switch(a) => commands::switch::run(&ui, &g, a),

@@ -275,3 +275,23 @@ fn rfc3339(secs: u64) -> String {
         rem % 60
     )
 }
+
+/// Decides, for a closure of the local store, which of its artifacts drifted on the node
+/// (`crate::drift`); a closure the local store lacks cannot be compared.
+pub fn drift_check(store: &stoa_store::Store) -> stoa_deploy::DriftCheck {
+    let store = store.clone();
+    stoa_deploy::DriftCheck(std::sync::Arc::new(
+        move |closure: &str, live: &stoa_deploy::Live| {
+            let sp: stoa_store::StorePath = closure.parse().ok()?;
+            if !store.contains(&sp).ok()? {
+                return None;
+            }
+            let bytes = std::fs::read(store.path_of(&sp).join("manifest.json")).ok()?;
+            let m = stoa_compiler::plan::Manifest::parse(&bytes).ok()?;
+            let read = |name: &str| std::fs::read(store.store_dir().join(name)).ok();
+            Some(crate::drift::restore_keys(&crate::drift::drift(
+                &m, None, &read, live,
+            )))
+        },
+    ))
+}

@@ -87,6 +87,11 @@ impl Ui {
                 }
             }
             CliError::Io { .. } | CliError::Report(_) => eprintln!("error: {e}"),
+            CliError::Differs(_) => eprintln!("{e}"),
+            CliError::Undecided(inner) => {
+                self.error(inner);
+                eprintln!("  (diff --exit-code: could not tell)");
+            }
         }
     }
 }

@@ -22,11 +22,20 @@ use crate::Global;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The old closure (a store path, or a host's last build); alone, a host
-    /// to compare with its node.
-    old: String,
-    /// The new closure: a store path, or a host (its last build).
-    new: Option<String>,
+    /// Hosts, each compared with its node (the plan of `stoa switch`, with what drifted on
+    /// the node); or two closures (store paths, or with `--builds` hosts' last builds).
+    #[arg(required = true)]
+    targets: Vec<String>,
+    /// Compare the last builds of two hosts (not their nodes).
+    #[arg(long)]
+    builds: bool,
+    /// Exit 1 when a switch would change or restore anything, 0 when not; any other
+    /// code: it could not tell (for a scheduled drift check).
+    #[arg(long)]
+    exit_code: bool,
+    /// Print the plans as JSON on stdout.
+    #[arg(long)]
+    json: bool,
     /// Age identity to compare secrets with the node's (by keyed digest).
     #[arg(long, env = "STOA_AGE_IDENTITY", value_name = "FILE")]
     age_identity: Option<PathBuf>,
@@ -34,13 +43,38 @@ pub struct Args {
     node: NodeArgs,
 }
 
+/// Whether `arg` names a store path (`<digest>-<name>`, or a path ending in one).
+fn is_store_path(arg: &str) -> bool {
+    Path::new(arg)
+        .file_name()
+        .is_some_and(|f| f.to_string_lossy().parse::<StorePath>().is_ok())
+}
+
 pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let result = run_inner(ui, g, &args);
+    match result {
+        // With --exit-code, 1 means "changes or drift": a failure must say something else.
+        Err(e) if args.exit_code && e.exit_code() == 1 && !matches!(e, CliError::Differs(_)) => {
+            Err(CliError::Undecided(Box::new(e)))
+        }
+        r => r,
+    }
+}
+
+fn run_inner(ui: &Ui, g: &Global, args: &Args) -> Result<(), CliError> {
     let project = Project::open(ui, g)?;
     let store = project.store()?;
-    let Some(new_arg) = &args.new else {
-        return against_node(ui, &project, &store, &args.old, &args);
+    let closures = args.builds || args.targets.iter().any(|t| is_store_path(t));
+    if !closures {
+        return against_nodes(ui, &project, &store, args);
+    }
+    let [old_arg, new_arg] = args.targets.as_slice() else {
+        return Err(CliError::usage(
+            "comparing closures takes two: OLD NEW",
+            Some("store paths, or hosts' last builds with --builds"),
+        ));
     };
-    let old = resolve(&store, &args.old)?;
+    let old = resolve(&store, old_arg)?;
     let new = resolve(&store, new_arg)?;
     let (om, nm) = (manifest(&store, &old)?, manifest(&store, &new)?);
     let read = |name: &str| std::fs::read(store.store_dir().join(name)).ok();
@@ -49,16 +83,11 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         store.path_of(&old).display(),
         store.path_of(&new).display()
     );
-    print_plan(
-        ui,
-        &header,
-        Some(&om),
-        &nm,
-        &read,
-        &BTreeSet::new(),
-        Detail::Full,
-        &|_, _| Vec::new(),
-    );
+    let steps = plan_secrets(Some(&om), &nm, &read, &BTreeSet::new());
+    print_plan(ui, &header, &steps, &read, Detail::Full, &|_, _| Vec::new());
+    if args.exit_code && (!steps.is_empty() || om.secrets.len() != nm.secrets.len()) {
+        return Err(CliError::Differs(format!("{old_arg} -> {new_arg}")));
+    }
     let names = |m: &Manifest| {
         m.secrets
             .iter()
@@ -140,37 +169,72 @@ fn compare_secrets(
     (rows, changed)
 }
 
-/// The plan of `stoa switch <host>` against the node's current generation.
-fn against_node(
-    ui: &Ui,
-    project: &Project,
-    store: &Store,
-    host: &str,
-    args: &Args,
-) -> Result<(), CliError> {
+/// The plan of `stoa switch <host>` against each host's node, with its drift.
+fn against_nodes(ui: &Ui, project: &Project, store: &Store, args: &Args) -> Result<(), CliError> {
     let node_args = &args.node;
-    let hosts = project.select(&[host.to_string()])?;
-    let d = deployments(ui, project, &hosts)?.pop().unwrap_or_default();
-    let node = node_for(Some(project), host, &d, node_args)?;
+    let hosts = project.select(&args.targets)?;
+    if node_args.target.is_some() && hosts.len() > 1 {
+        return Err(CliError::usage(
+            "--target names one node",
+            Some("select a single host"),
+        ));
+    }
+    let ds = deployments(ui, project, &hosts)?;
     let analysis = analyse(ui, project, &hosts, Some(store))?;
     fail_on(analysis.errors())?;
-    let Some(toplevel) = analysis.hosts.first().and_then(|o| o.toplevel.clone()) else {
-        return Err(CliError::Problems(1));
-    };
-    let compare = |new: &Manifest, on_node: &BTreeMap<String, String>| {
-        compare_secrets(ui, project, new, on_node, args.age_identity.as_deref())
-    };
-    show_node_plan(
-        ui,
-        store,
-        &node,
-        &toplevel,
-        &timeouts(node_args),
-        &compare,
-        Detail::Full,
-    )
-    .map(|_| ())
-    .map_err(|e| CliError::deploy(host, e))
+    let mut rows = Vec::new();
+    let mut differ = Vec::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let d = ds.get(i).cloned().unwrap_or_default();
+        let node = node_for(Some(project), host, &d, node_args)?;
+        let Some(toplevel) = analysis
+            .hosts
+            .iter()
+            .find(|o| &o.host == host)
+            .and_then(|o| o.toplevel.clone())
+        else {
+            return Err(CliError::Problems(1));
+        };
+        let compare = |new: &Manifest, on_node: &BTreeMap<String, String>| {
+            compare_secrets(ui, project, new, on_node, args.age_identity.as_deref())
+        };
+        if i > 0 && !args.json {
+            ui.out("");
+        }
+        let shown = show_node_plan(
+            ui,
+            store,
+            &node,
+            &toplevel,
+            &timeouts(node_args),
+            &compare,
+            Detail::Full,
+            args.json,
+        )
+        .map_err(|e| CliError::deploy(host, e))?;
+        if shown.changes || !shown.drift.is_empty() {
+            differ.push(host.clone());
+        }
+        rows.push(serde_json::json!({
+            "host": host,
+            "generation": shown.generation,
+            "closure": toplevel.to_string(),
+            "changes": shown.steps.iter().map(|s| serde_json::json!({
+                "key": s.key,
+                "change": format!("{:?}", s.change).to_lowercase(),
+                "actions": s.actions,
+                "secrets": s.secrets,
+            })).collect::<Vec<_>>(),
+            "drift": shown.drift,
+        }));
+    }
+    if args.json {
+        ui.out(&serde_json::to_string_pretty(&rows).unwrap_or_default());
+    }
+    if args.exit_code && !differ.is_empty() {
+        return Err(CliError::Differs(differ.join(", ")));
+    }
+    Ok(())
 }
 
 /// How much of each changed artifact a plan shows.
@@ -195,17 +259,22 @@ fn prefix(digest: &str) -> String {
 }
 
 /// What [`show_node_plan`] showed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Shown {
     /// Whether a switch would change anything.
     pub changes: bool,
     /// The node's generation the plan was made against.
     pub generation: Option<u64>,
+    /// What drifted on the node from that generation.
+    pub drift: Vec<crate::drift::Drift>,
+    /// The steps of the plan.
+    pub steps: Vec<stoa_compiler::plan::Step>,
 }
 
 /// Prints the plan of switching `node` to `toplevel`: artifacts added,
 /// removed or changed against its current generation, each with the apply
 /// actions it triggers.
+#[allow(clippy::too_many_arguments)]
 pub fn show_node_plan(
     ui: &Ui,
     store: &Store,
@@ -214,6 +283,7 @@ pub fn show_node_plan(
     t: &stoa_deploy::Timeouts,
     compare: &CompareSecrets<'_>,
     detail: Detail,
+    quiet: bool,
 ) -> Result<Shown, stoa_deploy::DeployError> {
     let host = &node.host;
     let nm = manifest(store, toplevel).map_err(|e| stoa_deploy::DeployError::Closure {
@@ -251,26 +321,148 @@ pub fn show_node_plan(
         ),
     };
     let (rows, changed) = compare(&nm, &np.secrets);
-    let any = print_plan(
-        ui,
-        &header,
+    let drift = match &np.current {
+        Some(_) => crate::drift::drift(&nm, node_manifest.as_ref(), &read, &np.live),
+        None => Vec::new(),
+    };
+    let steps = node_steps(
         node_manifest.as_ref(),
         &nm,
         &read,
         &changed,
-        detail,
-        &|key, change| node_notes(&nm, &np, key, change),
+        &np.live,
+        &drift,
     );
-    if !rows.is_empty() {
-        ui.out("\nsecrets (values are never shown):");
-        for (name, row) in rows {
-            ui.out(&format!("  {name}: {row}"));
+    if !quiet {
+        ui.out(&header);
+        print_drift(ui, np.current.as_ref().map(|c| c.generation), &drift);
+        print_plan(ui, "", &steps, &read, detail, &|key, change| {
+            node_notes(&nm, &np, key, change)
+        });
+        if !rows.is_empty() {
+            ui.out("\nsecrets (values are never shown):");
+            for (name, row) in rows {
+                ui.out(&format!("  {name}: {row}"));
+            }
         }
     }
     Ok(Shown {
-        changes: any || !changed.is_empty(),
+        changes: !steps.is_empty() || !changed.is_empty(),
         generation: np.current.as_ref().map(|c| c.generation),
+        drift,
+        steps,
     })
+}
+
+/// The steps of a switch from the node's generation `old` to `new`: the plan between the
+/// two manifests, with every container config's `pct set` computed against its live
+/// config (as activation reconciles it), and a `restore` step for each artifact that
+/// drifted (restorable) and does not change.
+fn node_steps(
+    old: Option<&Manifest>,
+    new: &Manifest,
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    changed_secrets: &BTreeSet<String>,
+    live: &stoa_deploy::Live,
+    drift: &[crate::drift::Drift],
+) -> Vec<stoa_compiler::plan::Step> {
+    let mut steps = plan_secrets(old, new, read, changed_secrets);
+    for d in drift.iter().filter(|d| d.restorable) {
+        if steps.iter().any(|s| s.key == d.key) {
+            continue;
+        }
+        let Some(a) = new.artifacts.iter().find(|a| a.key == d.key) else {
+            continue;
+        };
+        steps.push(stoa_compiler::plan::Step {
+            key: d.key.clone(),
+            change: Change::Restored,
+            old: Some(a.store_path.clone()),
+            new: Some(a.store_path.clone()),
+            actions: std::iter::once(restore_line(&d.details))
+                .chain(stoa_compiler::plan::apply_actions(a, Some(&[]), None))
+                .collect(),
+            secrets: Vec::new(),
+        });
+    }
+    steps.sort_by(|a, b| a.key.cmp(&b.key));
+    // A container config is reconciled with its live config: the plan says what that runs.
+    for s in &mut steps {
+        let Some(a) = new.artifacts.iter().find(|a| a.key == s.key) else {
+            continue;
+        };
+        let Some(vmid) = a.apply.iter().find_map(|x| match x {
+            ApplyAction::ContainerConfig { vmid, .. } => Some(vmid.get()),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let Some(c) = live.containers.get(&vmid).filter(|c| c.exists) else {
+            continue;
+        };
+        let text = |sp: &str| read(sp).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let Some(want) = text(&a.store_path) else {
+            continue;
+        };
+        let was = s.old.as_deref().and_then(text);
+        let mut actions = Vec::new();
+        let changes = stoa_compiler::drift::live_changes(&c.conf, &want, was.as_deref());
+        if changes.is_empty() {
+            actions.push(format!(
+                "none: container {vmid}'s live config already is the generation's"
+            ));
+        }
+        stoa_compiler::plan::container_actions(vmid, &changes, &mut actions);
+        s.actions = actions;
+    }
+    steps
+}
+
+/// The first action of a restore step.
+fn restore_line(details: &[String]) -> String {
+    if details
+        .iter()
+        .any(|d| d.starts_with("replaced by a directory"))
+    {
+        "put back: the directory there is moved aside (to <path>.stoa-drifted), the file installed"
+            .into()
+    } else {
+        "put back: as the generation installed it".into()
+    }
+}
+
+/// Prints what drifted since `generation`.
+fn print_drift(ui: &Ui, generation: Option<u64>, drift: &[crate::drift::Drift]) {
+    if drift.is_empty() {
+        return;
+    }
+    let g = generation.map_or_else(|| "-".to_owned(), |g| g.to_string());
+    ui.out(&format!(
+        "\ndrift: {} artifact(s) on the node differ from generation {g} (changed by hand?); a switch puts them back",
+        drift.len()
+    ));
+    for d in drift {
+        ui.out(&format!("\ndrifted {}", d.key));
+        for line in &d.details {
+            ui.out(&format!("  {line}"));
+        }
+        if !d.restorable {
+            ui.out("  (not restored: stoa cannot read it now)");
+        }
+        if let Some((want, live)) = &d.texts {
+            let (a, b) = (String::from_utf8_lossy(want), String::from_utf8_lossy(live));
+            let diff = similar::TextDiff::from_lines(&a, &b);
+            let unified = diff
+                .unified_diff()
+                .context_radius(2)
+                .header(
+                    &format!("generation {g}/{}", d.key),
+                    &format!("live/{}", d.key),
+                )
+                .to_string();
+            ui.out(unified.trim_end());
+        }
+    }
 }
 
 /// What a plan asks of the node: the state of every container of the new
@@ -310,7 +502,7 @@ fn node_notes(m: &Manifest, np: &stoa_deploy::NodePlan, key: &str, change: &Chan
             .and_then(|v| v.parse().ok())
     });
     let Some(vmid) = vmid else { return out };
-    let state = np.containers.get(&vmid);
+    let state = np.live.containers.get(&vmid);
     if let (Some((_, create)), Change::Added) = (config, change) {
         if state.is_some_and(|s| s.exists) {
             out.push(format!(
@@ -351,30 +543,29 @@ fn node_notes(m: &Manifest, np: &stoa_deploy::NodePlan, key: &str, change: &Chan
     out
 }
 
-/// Prints the steps of a plan; returns whether there are any.
-#[allow(clippy::too_many_arguments)]
+/// Prints the steps of a plan (after `header`, unless empty); returns whether there are any.
 fn print_plan(
     ui: &Ui,
     header: &str,
-    old: Option<&Manifest>,
-    new: &Manifest,
+    steps: &[stoa_compiler::plan::Step],
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
-    changed_secrets: &BTreeSet<String>,
     detail: Detail,
     notes: &dyn Fn(&str, &Change) -> Vec<String>,
 ) -> bool {
-    let steps = plan_secrets(old, new, read, changed_secrets);
-    ui.out(header);
+    if !header.is_empty() {
+        ui.out(header);
+    }
     if steps.is_empty() {
         ui.out("no differences: a switch would change nothing");
         return false;
     }
-    for s in &steps {
+    for s in steps {
         let what = match s.change {
             Change::Added => "added",
             Change::Removed => "removed",
             Change::Changed => "changed",
             Change::Refilled => "refilled",
+            Change::Restored => "restore",
         };
         ui.out(&format!("\n{what} {}", s.key));
         if !s.secrets.is_empty() {
@@ -386,7 +577,9 @@ fn print_plan(
         for n in notes(&s.key, &s.change) {
             ui.out(&format!("  node: {n}"));
         }
-        if detail == Detail::Changes && s.change != Change::Changed {
+        if (detail == Detail::Changes && s.change != Change::Changed)
+            || s.change == Change::Restored
+        {
             continue;
         }
         let text = |n: &Option<String>| {

@@ -66,12 +66,26 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         timeouts: timeouts(&args.node),
         failpoint: failpoint()?,
         allow_destroy: args.allow_destroy,
+        // What drifted from the target generation is put back when its closure is in the
+        // local store (a project's store keeps the generations nodes run).
+        drift: project
+            .as_ref()
+            .and_then(|p| p.store().ok())
+            .map(|s| crate::nodes::drift_check(&s)),
     };
     match stoa_deploy::rollback(&request, &Lines { quiet: false }) {
         Ok(o) => {
             let now = o.generation.map_or("-".into(), |g| g.to_string());
             let before = o.previous.map_or("-".into(), |g| g.to_string());
             ui.out(&format!("{}: generation {now} (was {before})", args.host));
+            if !o.restored.is_empty() {
+                ui.out(&format!(
+                    "{}: put back {} drifted artifact(s): {}",
+                    args.host,
+                    o.restored.len(),
+                    o.restored.join(", ")
+                ));
+            }
             Ok(())
         }
         Err(e) => Err(CliError::deploy(&args.host, e)),

@@ -124,6 +124,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             secrets: stoa_deploy::Secrets::new(),
             planned_against: None,
             allow_destroy: args.allow_destroy.clone(),
+            drift: Some(crate::nodes::drift_check(&store)),
         });
     }
     if requests.is_empty() {
@@ -237,6 +238,7 @@ fn show_plans(
             &r.timeouts,
             &compare,
             Detail::Changes,
+            false,
         ) {
             Ok(shown) => {
                 changes += usize::from(shown.changes);
