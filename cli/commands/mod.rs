@@ -11,6 +11,7 @@ pub mod generations;
 pub mod options;
 pub mod rollback;
 pub mod secrets;
+pub mod status;
 pub mod switch;
 pub mod verify;
 

@@ -1,0 +1,247 @@
+//! `stoa status [hosts…|--all|--on @tag]`: per host, the node's current generation,
+//! whether it drifted (and what), whether a switch was interrupted there, and whether the
+//! sources' last build is newer. One read-only round trip per node, in parallel; no lock.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+use stoa_compiler::plan::Manifest;
+use stoa_store::{Store, StoreName, StorePath};
+
+use crate::commands::build::select;
+use crate::drift::{drift, Drift};
+use crate::error::CliError;
+use crate::nodes::{deployments, node_for, timeouts, unreachable, usage, NodeArgs};
+use crate::project::Project;
+use crate::ui::Ui;
+use crate::Global;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Hosts to ask (or `--all`, `--on @tag`).
+    hosts: Vec<String>,
+    /// Every active host.
+    #[arg(long, conflicts_with = "hosts")]
+    all: bool,
+    /// Hosts carrying this tag (`@tag`).
+    #[arg(long, value_name = "@TAG", conflicts_with_all = ["hosts", "all"])]
+    on: Option<String>,
+    /// Nodes asked at once (default: `[deploy] parallel` in stoa.toml, else 10).
+    #[arg(long, value_name = "N")]
+    parallel: Option<usize>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// One host's row.
+#[derive(Debug, Serialize)]
+struct Row {
+    host: String,
+    /// `ok`, `drifted`, `interrupted`, `no-generation`, `unknown` (not reached).
+    state: &'static str,
+    generation: Option<u64>,
+    closure: Option<String>,
+    /// The last build differs from the node's generation (a switch would change it).
+    behind_sources: Option<bool>,
+    /// An activation in flight or interrupted, towards this generation.
+    pending: Option<String>,
+    drift: Vec<Drift>,
+    /// Why drift was not compared, or why the node did not answer.
+    note: Option<String>,
+}
+
+pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
+    let project = Project::open(ui, g)?;
+    if args.hosts.is_empty() && !args.all && args.on.is_none() {
+        return Err(usage(
+            "which hosts?",
+            "name them, or use --all or --on @tag",
+        ));
+    }
+    let mut hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
+    if args.node.target.is_some() && hosts.len() > 1 {
+        return Err(usage("--target names one node", "select a single host"));
+    }
+    let ds = deployments(ui, &project, &hosts)?;
+    let mut nodes = Vec::new();
+    let named = !args.hosts.is_empty();
+    for (h, d) in hosts.iter().zip(&ds) {
+        if !d.active && !named {
+            continue;
+        }
+        nodes.push((h.clone(), node_for(Some(&project), h, d, &args.node)?));
+    }
+    hosts = nodes.iter().map(|(h, _)| h.clone()).collect();
+    if hosts.is_empty() {
+        return Err(usage(
+            "no active host selected",
+            "name inactive hosts explicitly",
+        ));
+    }
+    let store = project.store()?;
+    let t = timeouts(&args.node);
+    let parallel = args
+        .parallel
+        .or(project.settings.deploy.parallel)
+        .unwrap_or(10)
+        .clamp(1, nodes.len());
+    let rows: Mutex<Vec<Option<Row>>> = Mutex::new(nodes.iter().map(|_| None).collect());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..parallel {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((host, node)) = nodes.get(i) else {
+                    break;
+                };
+                let probe = stoa_deploy::Probe::default();
+                let row = match stoa_deploy::node_status(node, &probe, &t) {
+                    Ok(st) => row_of(&store, host, st),
+                    Err(e) => Row {
+                        host: host.clone(),
+                        state: "unknown",
+                        generation: None,
+                        closure: None,
+                        behind_sources: None,
+                        pending: None,
+                        drift: Vec::new(),
+                        note: Some(e.to_string()),
+                    },
+                };
+                rows.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(row);
+            });
+        }
+    });
+    let rows: Vec<Row> = rows
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect();
+    if args.json {
+        ui.out(&serde_json::to_string_pretty(&rows).unwrap_or_default());
+    } else {
+        print(ui, &rows);
+    }
+    let down: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.state == "unknown")
+        .map(|r| r.host.as_str())
+        .collect();
+    if !down.is_empty() {
+        return Err(unreachable(
+            &down.join(", "),
+            format!(
+                "{} node(s) did not answer; their state is unknown",
+                down.len()
+            ),
+        ));
+    }
+    let bad: Vec<&str> = rows
+        .iter()
+        .filter(|r| matches!(r.state, "drifted" | "interrupted"))
+        .map(|r| r.host.as_str())
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Report(format!(
+            "{} host(s) need attention: {} (`stoa diff <host>` shows what a switch would do)",
+            bad.len(),
+            bad.join(", ")
+        )))
+    }
+}
+
+fn row_of(store: &Store, host: &str, st: stoa_deploy::NodeStatus) -> Row {
+    let mut row = Row {
+        host: host.to_owned(),
+        state: "ok",
+        generation: st.current.as_ref().map(|c| c.generation),
+        closure: st.current.as_ref().map(|c| c.closure.clone()),
+        behind_sources: None,
+        pending: st.pending.clone(),
+        drift: Vec::new(),
+        note: None,
+    };
+    let built = StoreName::new(host)
+        .ok()
+        .and_then(|n| store.roots().ok()?.get(&n)?.first().cloned());
+    let Some(current) = &st.current else {
+        row.state = "no-generation";
+        row.behind_sources = built.as_ref().map(|_| true);
+        return row;
+    };
+    row.behind_sources = built.map(|b| b.to_string() != current.closure);
+    match local_manifest(store, &current.closure) {
+        Some(m) => {
+            let read = |name: &str| std::fs::read(store.store_dir().join(name)).ok();
+            row.drift = drift(&m, None, &read, &st.live);
+        }
+        None => {
+            row.note = Some(format!(
+                "drift not compared: generation {}'s closure is not in the local store (`stoa diff {host}` reads it from the node)",
+                current.generation
+            ));
+        }
+    }
+    if !row.drift.is_empty() {
+        row.state = "drifted";
+    }
+    if st.pending.is_some() || st.dirty {
+        row.state = "interrupted";
+        if st.dirty {
+            row.note =
+                Some("a failed revert was discarded: the next switch installs everything".into());
+        }
+    }
+    row
+}
+
+fn local_manifest(store: &Store, closure: &str) -> Option<Manifest> {
+    let sp: StorePath = closure.parse().ok()?;
+    let bytes = std::fs::read(store.path_of(&sp).join("manifest.json")).ok()?;
+    Manifest::parse(&bytes).ok()
+}
+
+fn print(ui: &Ui, rows: &[Row]) {
+    ui.out(&format!(
+        "{:<16} {:<14} {:<11} {}",
+        "HOST", "STATE", "GENERATION", "DETAIL"
+    ));
+    for r in rows {
+        let gen = r
+            .generation
+            .map_or_else(|| "-".to_owned(), |g| g.to_string());
+        let mut detail = Vec::new();
+        if let Some(p) = &r.pending {
+            detail.push(format!(
+                "a switch to generation {p} was interrupted (the next switch or rollback finishes it)"
+            ));
+        }
+        if !r.drift.is_empty() {
+            detail.push(format!("{} artifact(s) drifted", r.drift.len()));
+        }
+        match r.behind_sources {
+            Some(true) => detail.push("the last build is newer".into()),
+            Some(false) => detail.push("up to date with the last build".into()),
+            None => {}
+        }
+        if let Some(n) = &r.note {
+            detail.push(n.clone());
+        }
+        ui.out(&format!(
+            "{:<16} {:<14} {:<11} {}",
+            r.host,
+            r.state,
+            gen,
+            detail.join("; ")
+        ));
+        for d in &r.drift {
+            ui.out(&format!("  {}: {}", d.key, d.details.join(", ")));
+        }
+    }
+}
