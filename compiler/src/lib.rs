@@ -32,6 +32,7 @@ pub mod closure;
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod import;
 pub mod inventory;
 pub mod names;
 pub mod plan;
