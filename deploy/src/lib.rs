@@ -32,6 +32,7 @@ pub mod transport;
 pub use closure::{parse_artifacts, ArtifactLine, LocalClosure};
 pub use error::{DeployError, TransportError};
 pub use events::{Event, Failpoint, Progress, Silent, Step};
+pub use ops::{container_config, CONF_LIMIT};
 pub use ops::{
     diff_artifacts, generations, node_file, node_gc, node_plan, rollback, ArtifactChange,
     ContainerState, Generation, Generations, NodeGcReport, NodePlan, Probe, TemplateState,

@@ -35,6 +35,8 @@ pub enum Op {
     Gc,
     /// [`scripts::HEALTH`]
     Health,
+    /// [`scripts::CONF`]
+    Conf,
 }
 
 impl Op {
@@ -56,6 +58,7 @@ impl Op {
             Op::Cat => "stoa-cat",
             Op::Gc => "stoa-gc",
             Op::Health => "stoa-health",
+            Op::Conf => "stoa-conf",
         }
     }
 
@@ -77,6 +80,7 @@ impl Op {
             Op::Cat => CAT,
             Op::Gc => GC,
             Op::Health => HEALTH,
+            Op::Conf => CONF,
         }
     }
 }
@@ -149,6 +153,7 @@ mod tests {
             Op::Cat,
             Op::Gc,
             Op::Health,
+            Op::Conf,
         ] {
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &argv(op, "/", &[] as &[&str])[2]])
@@ -204,6 +209,7 @@ mod tests {
             Op::Cat,
             Op::Gc,
             Op::Health,
+            Op::Conf,
         ] {
             shellcheck(op.name(), &argv(op, "/", &[] as &[&str])[2]);
         }
