@@ -17,6 +17,7 @@
 //! bounded, never indexed blindly, every problem an [`ImportError`].
 
 mod declare;
+mod props;
 mod rhai;
 
 pub use declare::{declare, Form, Snippet};
@@ -228,7 +229,7 @@ fn disk(value: &str) -> (String, String, Option<u64>, bool) {
     let mut options = Vec::new();
     for p in parts {
         match p.strip_prefix("size=") {
-            Some(s) if !alloc => size = declare::size_mib(s),
+            Some(s) if !alloc => size = props::size_mib(s),
             Some(_) => {}
             None => options.push(p),
         }
