@@ -229,7 +229,19 @@ fn offer(
             .map(|(k, _)| k.clone())
             .collect();
         match check(project, host, &snippet, live, &skip) {
-            Ok(()) => return Ok(snippet),
+            Ok(reordered) => {
+                for d in reordered {
+                    ui.status(&format!(
+                        "warning: {} has the same settings in another order than stoa writes ({}): a switch would `pct set` it, which Proxmox may leave pending until a restart; `pct set {} --{} {}` on the node first avoids that",
+                        d.key,
+                        d.live.as_deref().unwrap_or_default(),
+                        live.vmid,
+                        d.key,
+                        d.declared.as_deref().unwrap_or_default(),
+                    ));
+                }
+                return Ok(snippet);
+            }
             Err(problem) => {
                 if ui.verbose > 0 {
                     ui.status(&format!("{form:?} does not fit: {problem}"));
@@ -262,7 +274,7 @@ fn check(
     snippet: &Snippet,
     live: &LiveConfig,
     skip: &[String],
-) -> Result<(), String> {
+) -> Result<Vec<Difference>, String> {
     let ev = project.evaluator_with(vec![(
         "<import>/snippet.rhai".to_owned(),
         snippet.text.clone(),

@@ -391,23 +391,36 @@ pub fn declared(
 
 /// Whether the evaluated `config` (the host with an imported snippet)
 /// declares container `vmid` so that it renders as `live`, apart from the
-/// keys in `skip` (those the snippet could not import).
+/// keys in `skip` (those the snippet could not import). `Ok` holds the keys
+/// that hold the same settings in another order (Proxmox keeps a property
+/// string as it was given; stoa writes its own order): a switch would
+/// rewrite them.
 pub fn verify(
     host: &HostName,
     config: &serde_json::Value,
     live: &LiveConfig,
     skip: &[String],
-) -> Result<(), Unfit> {
+) -> Result<Vec<Difference>, Unfit> {
     let d = declared(host, config, live.vmid)?.ok_or(Unfit::Missing)?;
-    let left: Vec<Difference> = differences(&d.conf, live)
+    let (reordered, left): (Vec<Difference>, Vec<Difference>) = differences(&d.conf, live)
         .into_iter()
         .filter(|x| !(x.declared.is_none() && skip.contains(&x.key)))
-        .collect();
+        .partition(|x| match (&x.declared, &x.live) {
+            (Some(a), Some(b)) => parts(a) == parts(b),
+            _ => false,
+        });
     if left.is_empty() {
-        Ok(())
+        Ok(reordered)
     } else {
         Err(Unfit::Differs(left))
     }
+}
+
+/// The comma-separated parts of a property string, sorted.
+fn parts(value: &str) -> Vec<&str> {
+    let mut p: Vec<&str> = value.split(',').collect();
+    p.sort_unstable();
+    p
 }
 
 #[cfg(test)]

@@ -229,7 +229,7 @@ fn every_form_builds_the_live_config() {
         let l = live(&text);
         let s = declare("alpha", name, &l, &form).unwrap();
         let config = evaluate(&s.text, lab);
-        assert_eq!(verify(&alpha(), &config, &l, &[]), Ok(()), "{}", s.text);
+        assert_eq!(verify(&alpha(), &config, &l, &[]), Ok(vec![]), "{}", s.text);
     }
     // Another hostname than the name, no onboot, privileged, no arch/ostype,
     // a ZFS root disk with options, a device.
@@ -238,7 +238,7 @@ fn every_form_builds_the_live_config() {
     let s = declare("alpha", "dns", &lo, &Form::Lab { vmid: true }).unwrap();
     assert_eq!(
         verify(&alpha(), &evaluate(&s.text, true), &lo, &[]),
-        Ok(()),
+        Ok(vec![]),
         "{}",
         s.text
     );
@@ -258,6 +258,18 @@ fn every_form_builds_the_live_config() {
         ),
         other => panic!("{other:?}"),
     }
+    // The same features in another order: fits, but a switch rewrites them.
+    let reordered = changed
+        .replace("cores: 6", "cores: 4")
+        .replace("keyctl=1,nesting=1", "nesting=1,keyctl=1");
+    assert_eq!(
+        verify(&alpha(), &config, &live(&reordered), &[]),
+        Ok(vec![Difference {
+            key: "features".into(),
+            declared: Some("keyctl=1,nesting=1".into()),
+            live: Some("nesting=1,keyctl=1".into()),
+        }])
+    );
 }
 
 #[test]
