@@ -78,6 +78,9 @@ enum Command {
     Secrets(commands::secrets::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
+    /// Print (or --write) the Rhai declaring a container made by hand on a node; for a
+    /// declared one, what differs.
+    Import(commands::import::Args),
 }
 
 /// Options every command sees.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Docs(a) => commands::docs::run(&ui, &g, a),
         Command::Secrets(a) => commands::secrets::run(&ui, &g, a),
         Command::Completions(a) => commands::completions::run::<Cli>(a),
+        Command::Import(a) => commands::import::run(&ui, &g, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

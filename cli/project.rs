@@ -350,6 +350,14 @@ impl Project {
 
     /// An evaluator with the core option declarations as prelude.
     pub fn evaluator(&self) -> Evaluator {
+        self.evaluator_with(Vec::new())
+    }
+
+    /// [`Project::evaluator`] with `extra` modules (display name, text) that every host
+    /// imports after the core's: `stoa import` evaluates a host with its snippet so.
+    pub fn evaluator_with(&self, extra: Vec<(String, String)>) -> Evaluator {
+        let mut prelude = self.prelude();
+        prelude.extend(extra);
         let mut limits = Limits::default();
         if let Some(ms) = self.settings.eval.deadline_ms {
             limits.deadline_ms = ms;
@@ -357,7 +365,7 @@ impl Project {
         Evaluator::new(LangProject {
             root: self.root.clone(),
             modules: PathBuf::from(self.settings.project.modules.get_ref()),
-            prelude: self.prelude(),
+            prelude,
             limits,
         })
     }

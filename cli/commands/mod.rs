@@ -8,6 +8,7 @@ pub mod docs;
 pub mod eval;
 pub mod gc;
 pub mod generations;
+pub mod import;
 pub mod options;
 pub mod rollback;
 pub mod secrets;

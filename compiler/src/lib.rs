@@ -33,6 +33,7 @@ pub mod config;
 pub mod docs;
 pub mod drift;
 pub mod error;
+pub mod import;
 pub mod inventory;
 pub mod names;
 pub mod plan;

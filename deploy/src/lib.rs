@@ -34,6 +34,7 @@ pub use closure::{parse_artifacts, ArtifactLine, LocalClosure};
 pub use error::{DeployError, TransportError};
 pub use events::{Event, Failpoint, Progress, Silent, Step};
 pub use live::{ContainerState, FileState, Live, LiveFile};
+pub use ops::{container_config, CONF_LIMIT};
 pub use ops::{
     diff_artifacts, generations, node_file, node_gc, node_plan, node_status, rollback,
     ArtifactChange, Generation, Generations, NodeGcReport, NodePlan, NodeStatus, Probe,

@@ -455,3 +455,29 @@ pub fn node_file(node: &Node, path: &str, timeouts: &Timeouts) -> Result<Vec<u8>
     )?
     .stdout)
 }
+
+/// The largest container config [`container_config`] returns.
+pub const CONF_LIMIT: usize = 1 << 20;
+
+/// Container `vmid`'s config as the node has it (`/etc/pve/lxc/<vmid>.conf`, every
+/// section); `None` when the node has no config for it. A config larger than
+/// [`CONF_LIMIT`] is a protocol error. Read-only: takes no lock.
+pub fn container_config(
+    node: &Node,
+    vmid: u32,
+    timeouts: &Timeouts,
+) -> Result<Option<Vec<u8>>, DeployError> {
+    let out = run_once(node, Op::Conf, &[vmid.to_string()], timeouts)?;
+    let absent = format!("conf: no config for container {vmid}");
+    if !out.success() && crate::node::failed_step(&out.lines()).as_deref() == Some(&absent) {
+        return Ok(None);
+    }
+    let out = check(Step::Lock, out)?;
+    if out.stdout.len() > CONF_LIMIT {
+        return Err(DeployError::Protocol {
+            step: Step::Lock,
+            detail: format!("the config of container {vmid} is larger than {CONF_LIMIT} bytes"),
+        });
+    }
+    Ok(Some(out.stdout))
+}

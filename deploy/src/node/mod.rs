@@ -37,6 +37,8 @@ pub enum Op {
     Gc,
     /// [`scripts::HEALTH`]
     Health,
+    /// [`scripts::CONF`]
+    Conf,
 }
 
 impl Op {
@@ -59,6 +61,7 @@ impl Op {
             Op::Cat => "stoa-cat",
             Op::Gc => "stoa-gc",
             Op::Health => "stoa-health",
+            Op::Conf => "stoa-conf",
         }
     }
 
@@ -81,6 +84,7 @@ impl Op {
             Op::Cat => CAT,
             Op::Gc => GC,
             Op::Health => HEALTH,
+            Op::Conf => CONF,
         }
     }
 }
@@ -153,6 +157,7 @@ mod tests {
             Op::Cat,
             Op::Gc,
             Op::Health,
+            Op::Conf,
         ] {
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &argv(op, "/", &[] as &[&str])[2]])
@@ -208,10 +213,47 @@ mod tests {
             Op::Cat,
             Op::Gc,
             Op::Health,
+            Op::Conf,
         ] {
             shellcheck(op.name(), &argv(op, "/", &[] as &[&str])[2]);
         }
         shellcheck("timer", &timer_script());
+    }
+
+    #[test]
+    fn conf_prints_a_config_and_refuses_what_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let lxc = dir.path().join("etc/pve/lxc");
+        std::fs::create_dir_all(&lxc).unwrap();
+        std::fs::write(lxc.join("201.conf"), "cores: 2\n[snap]\ncores: 1\n").unwrap();
+        std::fs::write(dir.path().join("secret.conf"), "x").unwrap();
+        let run = |vmid: &str| {
+            let v = argv(Op::Conf, &dir.path().display().to_string(), &[vmid]);
+            std::process::Command::new(&v[0])
+                .args(&v[1..])
+                .output()
+                .unwrap()
+        };
+        let ok = run("201");
+        assert!(ok.status.success());
+        assert_eq!(ok.stdout, b"cores: 2\n[snap]\ncores: 1\n");
+        let lines = |o: &std::process::Output| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let absent = run("202");
+        assert!(!absent.status.success());
+        assert_eq!(
+            failed_step(&lines(&absent)).as_deref(),
+            Some("conf: no config for container 202")
+        );
+        for bad in ["", "20a", "../../../secret", "1 2", "-1"] {
+            let out = run(bad);
+            assert!(!out.status.success(), "{bad:?}");
+            assert_eq!(failed_step(&lines(&out)).as_deref(), Some("conf: bad vmid"));
+        }
     }
 
     /// Runs `receive` on a node root in a temp dir with `tar` as stdin.

@@ -472,6 +472,15 @@ pub const CAT: &str = r#"case $1 in */../*|../*|*/..) die "cat: bad path";; esac
 cat "$ST/$1"
 "#;
 
+/// `conf VMID`: container VMID's config as the node has it (`/etc/pve/lxc/VMID.conf`), at
+/// most 1 MiB and one byte, so that the deployer can refuse a larger one. Read-only; takes
+/// no lock. A VMID that is not digits, or a container without a config, fails.
+pub const CONF: &str = r#"case $1 in ''|*[!0-9]*) die "conf: bad vmid";; esac
+f="$R/etc/pve/lxc/$1.conf"
+[ -f "$f" ] || die "conf: no config for container $1"
+head -c 1048577 "$f"
+"#;
+
 /// `gc KEEP` (inside a session): deletes generations beyond the newest `KEEP` (never the
 /// current one) with their secrets folders, then every store path no remaining generation
 /// uses.
