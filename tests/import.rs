@@ -172,6 +172,23 @@ fn an_imported_container_switches_to_exactly_what_it_was() {
     assert!(p.stoa(&["build", "alpha"]).status.success());
     let before = [node.pve.conf(250).unwrap(), node.pve.conf(251).unwrap()];
 
+    // The plan against the node's live state: both are adopted, and nothing runs on them.
+    let diff = stdout(&ok(&p, &["diff", "alpha"], &node));
+    for vmid in [250, 251] {
+        assert!(
+            diff.contains(&format!(
+                "none: container {vmid}'s live config already is the generation's"
+            )),
+            "{diff}"
+        );
+        assert!(!diff.contains(&format!("pct set {vmid}")), "{diff}");
+        assert!(!diff.contains(&format!("pct reboot {vmid}")), "{diff}");
+        assert!(
+            !diff.contains(&format!("create container {vmid}")),
+            "{diff}"
+        );
+    }
+
     let dry = ok(&p, &["switch", "alpha", "--dry-activate", "--yes"], &node);
     let plan = format!("{}{}", stdout(&dry), String::from_utf8_lossy(&dry.stderr));
     for vmid in [250, 251] {
@@ -202,6 +219,14 @@ fn an_imported_container_switches_to_exactly_what_it_was() {
     assert_eq!(node.pve.conf(250).unwrap(), before[0], "byte for byte");
     assert_eq!(node.pve.conf(251).unwrap(), before[1], "byte for byte");
     assert!(node.pve.running(250));
+
+    let check = p.stoa(&args(&["diff", "alpha", "--exit-code"], &node_flags(&node)));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "nothing left to do: {}",
+        text(&check)
+    );
 
     // Now declared: nothing differs.
     let again = ok(&p, &["import", "alpha", "250"], &node);
