@@ -224,6 +224,8 @@ for N in $NS; do
   # no-op: nothing changed since the last run (both nodes are deployed)
   hf "noop-stoa-$N" $RS_RUNS 1 "" "$SW"
   count_pct noop "$N" ""
+  # the plan, with the node's live state (every file hashed, every config read), read-only
+  hf "diff-stoa-$N" $RS_RUNS 1 "" "$STOA -q -C $P/stoa diff node --target ssh://root@127.0.0.1:$PORT --node-root $RS --known-hosts $W/known_hosts --identity $W/client"
   if [ "$ANSIBLE" != 0 ]; then
     hf "noop-ansible-$N" $RD_RUNS 0 "" "$AD"
     hf "noop-ansible-pipe-$N" $RA_RUNS 0 "" "$AP"
