@@ -34,6 +34,14 @@ pub fn drift(
 ) -> Vec<Drift> {
     let mut out = Vec::new();
     let artifacts = current.map_or(&closure.artifacts, |m| &m.artifacts);
+    // A container that is gone takes its files with it: they come back with it.
+    let gone = |key: &str| -> Option<u32> {
+        let vmid: u32 = key.strip_prefix("ct:")?.split(':').next()?.parse().ok()?;
+        live.containers
+            .get(&vmid)
+            .is_some_and(|c| !c.exists)
+            .then_some(vmid)
+    };
     for a in artifacts {
         let Some(lf) = live.files.get(&a.key) else {
             continue;
@@ -71,6 +79,10 @@ pub fn drift(
             _ if pbs => {}
             FileState::Missing => d.details.push("missing".into()),
             FileState::Other { what } => d.details.push(format!("replaced by a {what}")),
+            FileState::Unknown { .. } if gone(&a.key).is_some() => d.details.push(format!(
+                "its container {} is gone from the node",
+                gone(&a.key).unwrap_or_default()
+            )),
             FileState::Unknown { why } => {
                 d.details.push(format!("not read: {why}"));
                 d.restorable = false;
@@ -90,7 +102,14 @@ pub fn drift(
                     ) {
                         d.details.push(format!("section {id}: {why}"));
                     }
-                } else if a.fill.is_none() && *sha256 != a.sha256 {
+                } else if a.fill.is_some() {
+                    // Filled from secrets: compared with what activation installed, and
+                    // never shown (the bytes hold secret values).
+                    if live.filled.get(&a.key).is_some_and(|s| s != sha256) {
+                        d.details
+                            .push("content changed (filled from secrets: not shown)".into());
+                    }
+                } else if *sha256 != a.sha256 {
                     d.details.push("content changed".into());
                     if let (Some(want), Some(body)) = (read(&a.store_path), &lf.body) {
                         d.texts = Some((want, body.clone()));

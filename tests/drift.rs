@@ -158,8 +158,17 @@ fn edited_deleted_and_replaced_files_are_shown_and_put_back() {
     std::fs::create_dir(node.root.join("etc/c.conf")).unwrap();
     std::fs::write(node.root.join("etc/c.conf/keep"), "mine\n").unwrap();
     std::fs::write(node.root.join(COMPOSE), "services: {}\n").unwrap();
+    // The container's files are found through a process of its cgroup; without one listed
+    // there, through `lxc-info`.
+    std::fs::remove_file(node.root.join("sys/fs/cgroup/lxc/201/ns/cgroup.procs")).unwrap();
+    node.clear_calls();
 
     let plan = ok(&p, &node, &["diff", "alpha"]);
+    assert_eq!(
+        node.calls(),
+        ["lxc-info -n 201 -p"],
+        "nothing but the pid is asked"
+    );
     for want in [
         "drifted host:/etc/a.conf\n  content changed",
         "-a = 1\n+a = 2",
@@ -362,6 +371,9 @@ fn status_reports_each_node_a_drifted_one_and_an_unreachable_one_as_unknown() {
     assert!(clean.status.success(), "{}", text(&clean));
 
     std::fs::write(nodes[1].root.join("etc/motd"), "by hand\n").unwrap();
+    nodes[0]
+        .pve
+        .pct_ok(&["create", "300", TEMPLATE, "--rootfs", "local-lvm:1"]);
     nodes[2].stop();
     let out = run_all(&["status", "--all"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -374,7 +386,9 @@ fn status_reports_each_node_a_drifted_one_and_an_unreachable_one_as_unknown() {
             .to_owned()
     };
     assert!(
-        row("n0").contains(" ok ") && row("n0").contains("up to date"),
+        row("n0").contains(" ok ")
+            && row("n0").contains("up to date")
+            && row("n0").contains("not managed by stoa: 300"),
         "{table}"
     );
     assert!(
@@ -390,4 +404,51 @@ fn status_reports_each_node_a_drifted_one_and_an_unreachable_one_as_unknown() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v[1]["state"], "drifted", "{v}");
     assert_eq!(v[2]["state"], "unknown", "{v}");
+}
+
+#[test]
+fn a_container_destroyed_by_hand_comes_back_with_its_files() {
+    let node = TestNode::start();
+    let p = Project::new();
+    host(&p, 2, 512, &[]);
+    ok(&p, &node, &["switch", "alpha", "--yes"]);
+    let compose = std::fs::read_to_string(node.root.join(COMPOSE)).unwrap();
+    node.pve.pct_ok(&["stop", "201"]);
+    node.pve.pct_ok(&["destroy", "201"]);
+    assert!(node.pve.conf(201).is_none());
+
+    let plan = ok(&p, &node, &["diff", "alpha"]);
+    assert!(
+        plan.contains("container 201 is gone from the node"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("its container 201 is gone from the node"),
+        "{plan}"
+    );
+    node.clear_calls();
+    ok(&p, &node, &["switch", "alpha", "--yes"]);
+    let calls = node.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("pct create 201"))
+            .count(),
+        1,
+        "{calls:?}"
+    );
+    assert!(node.pve.running(201));
+    assert_eq!(
+        std::fs::read_to_string(node.root.join(COMPOSE)).unwrap(),
+        compose
+    );
+    node.clear_calls();
+    ok(&p, &node, &["switch", "alpha", "--yes"]);
+    assert!(
+        node.calls()
+            .iter()
+            .all(|c| !c.starts_with("pct ") && !c.starts_with("docker")),
+        "{:?}",
+        node.calls()
+    );
 }

@@ -417,6 +417,63 @@ fn rotating_one_secret_sends_only_it_and_rollback_restores_it() {
 }
 
 #[test]
+fn a_filled_file_changed_by_hand_is_drift_and_put_back_without_its_value_shown() {
+    let node = TestNode::start();
+    let p = project(HOST);
+    let id = identity();
+    let flags = node_flags(&node);
+    let (out, _) = switch(&p, &node, &id);
+    assert!(out.status.success(), "{}", text(&out));
+    let db = node.root.join("etc/app/db.conf");
+    let installed = std::fs::read(&db).unwrap();
+    // The container's env file of `web` (filled with the API token).
+    let env = files(&node.root.join("ct/201"))
+        .into_iter()
+        .find(|f| {
+            std::fs::read(f).is_ok_and(|b| {
+                b.windows(API_TOKEN.len())
+                    .any(|w| w == API_TOKEN.as_bytes())
+            })
+        })
+        .expect("the env file with the token");
+    let env_bytes = std::fs::read(&env).unwrap();
+    std::fs::write(&db, "tampered\n").unwrap();
+    std::fs::write(&env, "API_TOKEN='hand-edit-9q'\n").unwrap();
+
+    let diff = p.stoa(&with_identity(&["diff", "alpha"], &flags, &id));
+    assert!(diff.status.success(), "{}", text(&diff));
+    let plan = String::from_utf8_lossy(&diff.stdout).into_owned();
+    assert!(
+        plan.contains(
+            "drifted host:/etc/app/db.conf\n  content changed (filled from secrets: not shown)"
+        ),
+        "{plan}"
+    );
+    assert_eq!(
+        plan.matches("content changed (filled from secrets: not shown)")
+            .count(),
+        2,
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("tampered") && !plan.contains("hand-edit-9q"),
+        "no content shown: {plan}"
+    );
+    assert_clean("the drift", &diff.stdout);
+    assert_clean("the drift's errors", &diff.stderr);
+
+    let (out, json) = switch(&p, &node, &id);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json[0]["outcome"]["action"], "restored", "{json}");
+    assert_clean("the restoring switch", &out.stdout);
+    assert_eq!(std::fs::read(&db).unwrap(), installed, "put back");
+    assert_eq!(std::fs::read(&env).unwrap(), env_bytes, "put back");
+    let (out, json) = switch(&p, &node, &id);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json[0]["outcome"]["action"], "no-op", "{json}");
+}
+
+#[test]
 fn a_wrong_identity_fails_before_any_node_is_contacted() {
     let node = TestNode::start();
     let p = project(HOST);

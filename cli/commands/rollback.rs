@@ -78,6 +78,12 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             let now = o.generation.map_or("-".into(), |g| g.to_string());
             let before = o.previous.map_or("-".into(), |g| g.to_string());
             ui.out(&format!("{}: generation {now} (was {before})", args.host));
+            if !o.drift_checked {
+                ui.status(&format!(
+                    "{}: what drifted from generation {now} was not compared: its closure is not in a local store here (run rollback in the project that switched it)",
+                    args.host
+                ));
+            }
             if !o.restored.is_empty() {
                 ui.out(&format!(
                     "{}: put back {} drifted artifact(s): {}",

@@ -49,6 +49,11 @@ struct Row {
     /// An activation in flight or interrupted, towards this generation.
     pending: Option<String>,
     drift: Vec<Drift>,
+    /// Containers the generation declares that are stopped.
+    stopped: Vec<u32>,
+    /// Containers of the node the generation does not declare (by hand, or dropped from
+    /// the sources and kept).
+    unmanaged: Vec<u32>,
     /// Why drift was not compared, or why the node did not answer.
     note: Option<String>,
 }
@@ -108,6 +113,8 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
                         behind_sources: None,
                         pending: None,
                         drift: Vec::new(),
+                        stopped: Vec::new(),
+                        unmanaged: Vec::new(),
                         note: Some(e.to_string()),
                     },
                 };
@@ -165,6 +172,14 @@ fn row_of(store: &Store, host: &str, st: stoa_deploy::NodeStatus) -> Row {
         behind_sources: None,
         pending: st.pending.clone(),
         drift: Vec::new(),
+        stopped: st
+            .live
+            .containers
+            .iter()
+            .filter(|(_, c)| c.exists && !c.running)
+            .map(|(v, _)| *v)
+            .collect(),
+        unmanaged: st.live.unmanaged.clone(),
         note: None,
     };
     let built = StoreName::new(host)
@@ -224,6 +239,13 @@ fn print(ui: &Ui, rows: &[Row]) {
         }
         if !r.drift.is_empty() {
             detail.push(format!("{} artifact(s) drifted", r.drift.len()));
+        }
+        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+        if !r.stopped.is_empty() {
+            detail.push(format!("stopped: {}", list(&r.stopped)));
+        }
+        if !r.unmanaged.is_empty() {
+            detail.push(format!("not managed by stoa: {}", list(&r.unmanaged)));
         }
         match r.behind_sources {
             Some(true) => detail.push("the last build is newer".into()),

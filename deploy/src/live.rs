@@ -14,6 +14,11 @@ pub struct Live {
     pub files: BTreeMap<String, LiveFile>,
     /// By VMID.
     pub containers: BTreeMap<u32, ContainerState>,
+    /// By artifact key: the sha256 of what activation installed for a file filled from
+    /// secrets (its template is what the store holds).
+    pub filled: BTreeMap<String, String>,
+    /// Containers of the node that the generation does not declare.
+    pub unmanaged: Vec<u32>,
 }
 
 /// What is at one file placement.
@@ -128,6 +133,14 @@ impl Live {
                             body: None,
                         },
                     );
+                }
+                ["unmanaged", vmid] => {
+                    if let Ok(v) = vmid.parse() {
+                        live.unmanaged.push(v);
+                    }
+                }
+                ["filled", key, sha] => {
+                    live.filled.insert((*key).to_owned(), (*sha).to_owned());
                 }
                 ["body", key, b64] => {
                     if b64.len() > BODY_MAX / 3 * 4 + 4 {

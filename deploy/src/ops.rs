@@ -163,6 +163,7 @@ fn rollback_in(
         secrets_sent: Vec::new(),
         log: Vec::new(),
         restored: Vec::new(),
+        drift_checked: false,
     };
     // What drifted from the target generation: its placements' live state.
     if let Some(check) = &request.drift {
@@ -173,7 +174,9 @@ fn rollback_in(
             &[],
             idle,
         )?;
-        let drifted = (check.0)(&target.closure, &Live::parse(&out.lines())).unwrap_or_default();
+        let checked = (check.0)(&target.closure, &Live::parse(&out.lines()));
+        outcome.drift_checked = checked.is_some();
+        let drifted = checked.unwrap_or_default();
         // Keys whose artifact differs between the two generations are installed anyway.
         let current_closure = list
             .generations

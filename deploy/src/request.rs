@@ -208,6 +208,9 @@ pub struct Outcome {
     pub log: Vec<String>,
     /// The keys whose drift this switch or rollback put back.
     pub restored: Vec<String>,
+    /// Whether the node's live state was compared with the closure (false: no
+    /// [`DriftCheck`], or it could not tell, e.g. the closure is not at hand).
+    pub drift_checked: bool,
 }
 
 impl Outcome {

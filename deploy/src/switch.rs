@@ -79,6 +79,7 @@ fn run(
         secrets_sent: Vec::new(),
         log: Vec::new(),
         restored: Vec::new(),
+        drift_checked: false,
     };
     if let Some(planned) = request.planned_against {
         if planned != previous {
@@ -96,12 +97,12 @@ fn run(
     let secrets_changed = request.secrets.changed(&session.secret_digests);
     // What drifted from the closure on the node (only where the node runs a generation:
     // a first activation installs everything anyway).
-    let restore = match (&request.drift, current) {
-        (Some(check), Some(_)) if !session.dirty => {
-            (check.0)(&name, &session.live).unwrap_or_default()
-        }
-        _ => Vec::new(),
+    let checked = match (&request.drift, current) {
+        (Some(check), Some(_)) if !session.dirty => (check.0)(&name, &session.live),
+        _ => None,
     };
+    outcome.drift_checked = checked.is_some();
+    let restore = checked.unwrap_or_default();
     let same = current == Some(name.as_str()) && !session.dirty && secrets_changed.is_empty();
     if request.mode == Mode::Switch && same && restore.is_empty() {
         return Ok(outcome);

@@ -385,7 +385,7 @@ fn filled_block(n: usize, e: &Entry, fill: &Fill) -> (usize, String, Option<Stri
         Placement::HostFile { path } => {
             block += &format!("  step {}\n", sh_quote(&format!("install {}", e.key())));
             block += &format!(
-                "  install_filled {sp} {} {:04o} {} {} {}\n",
+                "  install_filled {k} {sp} {} {:04o} {} {} {}\n",
                 sh_quote(path.as_str()),
                 a.mode,
                 sh_quote(&a.owner),

@@ -71,9 +71,12 @@ step_lock() { exec 8>>"$S/lock.step"; flock 8; }
 # `live KEY SP SHA file SHA MODE OWNER GROUP|missing|other WHAT|unknown WHY|config VMID`
 # (SP and SHA: the artifact there, from artifacts.tsv), `ct VMID
 # running|stopped|absent` with `conf VMID LINE` per config line, `body KEY BASE64` for a
-# file that differs from the closure's (at most 64 KiB) and for every section-config file.
-# A constant number of processes, plus one lxc-info per running container with files
-# (Proxmox's own find_lxc_pid), whose files are read through /proc/PID/root; no pct.
+# file that differs from the closure's (at most 64 KiB) and for every section-config file,
+# `filled KEY SHA` for each file activation filled from secrets (what it installed),
+# `unmanaged VMID` for each container of the node that the generation does not declare.
+# A constant number of processes; a running container's files are read through
+# /proc/PID/root of a process of its cgroup (lxc-info, Proxmox's own find_lxc_pid, only
+# where the cgroup does not say); no pct.
 live_read() {
   _lc=$1; shift
   _lt=$(mktemp -d "${TMPDIR:-/tmp}/stoa-live.XXXXXX") || return 0
@@ -96,8 +99,9 @@ live_read() {
     cut -f4 "$_lt/reg" >"$_lt/paths"
     xargs -d '\n' sha256sum -- <"$_lt/paths" >"$_lt/sums" 2>/dev/null || true
     xargs -d '\n' stat -c '%a %U %G %n' -- <"$_lt/paths" >"$_lt/modes" 2>/dev/null || true
-    awk -F "$TAB" -v sums="$_lt/sums" -v modes="$_lt/modes" -v send="$_lt/send" '
+    awk -F "$TAB" -v sums="$_lt/sums" -v modes="$_lt/modes" -v send="$_lt/send" -v filled="$S/filled.tsv" '
       BEGIN {
+        while ((getline l < filled) > 0) { split(l, w, "\t"); secret[w[1]] = 1 }
         while ((getline l < sums) > 0) {
           e = 0; if (substr(l, 1, 1) == "\\") { l = substr(l, 2); e = 1 }
           n = substr(l, 67); if (e) gsub(/\\\\/, "\\", n); h[n] = substr(l, 1, 64)
@@ -110,7 +114,7 @@ live_read() {
       {
         if (!($4 in h) || !($4 in m)) { print "stoa: live\t" $1 "\t" $2 "\t" $3 "\tother\tunreadable"; next }
         print "stoa: live\t" $1 "\t" $2 "\t" $3 "\tfile\t" h[$4] "\t" m[$4]
-        if ($5 == 1 || h[$4] != $3) print $1 "\t" $4 > send
+        if (!($1 in secret) && ($5 == 1 || h[$4] != $3)) print $1 "\t" $4 > send
       }' "$_lt/reg"
     if [ -f "$_lt/send" ]; then
       while IFS="$TAB" read -r _k _p; do
@@ -128,11 +132,20 @@ live_read() {
     printf 'stoa: ct\t%s\t%s\n' "$_v" "$_st"
     _lconfs="$_lconfs$_f$NL"
   done
+  # Containers of this node that the generation does not declare (made by hand, or dropped
+  # from the sources and kept): not stoa's.
+  for _f in "$R"/etc/pve/lxc/*.conf; do
+    [ -f "$_f" ] || continue
+    _v=${_f##*/}; _v=${_v%.conf}
+    case $_lv in *" $_v "*) ;; *) printf 'stoa: unmanaged\t%s\n' "$_v" ;; esac
+  done
   if [ -n "$_lconfs" ]; then
     printf '%s' "$_lconfs" | xargs -d '\n' awk 'FNR == 1 { v = FILENAME; sub(/.*\//, "", v); sub(/\.conf$/, "", v) }
       FNR <= 5000 { print "stoa: conf\t" v "\t" $0 }' 2>/dev/null || true
   fi
   rm -rf "$_lt"
+  # What activation installed at each filled key (its template is in the store, not its bytes).
+  if [ -f "$S/filled.tsv" ]; then sed 's/^/stoa: filled\t/' "$S/filled.tsv"; fi
 }
 # live_at KEY SP SHA PATH SECTIONS: a regular file is queued for hashing, anything else said.
 live_at() {
@@ -150,7 +163,17 @@ live_ct() {
   fi
   case $_lpid in
     *" $4="*) _pid=${_lpid#*" $4="}; _pid=${_pid%% *} ;;
-    *) _pid=$(lxc-info -n "$4" -p 2>/dev/null | sed -n 's/^PID:[[:space:]]*//p') || _pid=''
+    *) _pid=''
+       # A process of the container's own cgroup (Proxmox's layout: lxc/VMID/ns, systemd's
+       # init in ns/init.scope) shares its root; read without a process. Else lxc-info.
+       for _cp in "$R/sys/fs/cgroup/lxc/$4/ns/init.scope/cgroup.procs" "$R/sys/fs/cgroup/lxc/$4/ns/cgroup.procs"; do
+         if [ -r "$_cp" ] && read -r _pid <"$_cp" && [ -n "$_pid" ]; then break; fi
+         _pid=''
+       done
+       if [ -z "$_pid" ]; then
+         _pid=$(lxc-info -n "$4" -p 2>/dev/null) || _pid=''
+         _pid=${_pid##*[!0-9]}
+       fi
        _lpid="$_lpid$4=$_pid " ;;
   esac
   case $_pid in

@@ -91,7 +91,8 @@ impl Node {
     }
 
     /// The container's init process as the node's `/proc` shows it: `proc/<pid>/root` is
-    /// its root file system (a link to `ct/<vmid>` here); the double's pid is the VMID.
+    /// its root file system (a link to `ct/<vmid>` here); the double's pid is the VMID,
+    /// listed in `sys/fs/cgroup/lxc/<vmid>/ns/cgroup.procs`.
     pub fn proc_root(&self, vmid: u32) -> PathBuf {
         self.path(&format!("/proc/{vmid}/root"))
     }
@@ -104,7 +105,9 @@ impl Node {
             r => r,
         };
         let r = if running {
-            std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::create_dir_all(dir.join("ns")).and_then(|()| {
+                // The container's processes as the kernel lists them (Proxmox's layout).
+                std::fs::write(dir.join("ns/cgroup.procs"), format!("{vmid}\n"))?;
                 let parent = root.parent().map(Path::to_path_buf).unwrap_or_default();
                 std::fs::create_dir_all(&parent)?;
                 gone(std::fs::remove_file(&root))?;

@@ -110,7 +110,7 @@ ct_filled() { # KEY SP VMID PATH MODE PART...
   ct_up "$_tv"
   ct_q_file "$_tk" "$_tv" "$_tp" "$_tm" 0700
   [ "$mode" = dry ] && return 0
-  fill "$_ts" "$_qf" "$@" || die "cannot fill $_tp"
+  fill "$_ts" "$_qf" "$@" && filled_sum "$_tk" "$_qf" || die "cannot fill $_tp"
 }
 # A compose project comes up once after every file of its container is in
 # place; with SERVICES, those are recreated (Compose does not see a changed

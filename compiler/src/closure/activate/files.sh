@@ -3,15 +3,15 @@
 # --- Files on the node ---------------------------------------------------------
 # A file of this node filled in from its template: the temporary file is
 # private until it has its owner and mode, then renamed over DEST.
-install_filled() { # SP DEST MODE OWNER GROUP PART...
-  [ "$mode" = dry ] && { echo "stoa: would fill and install $2"; return 0; }
-  _is=$1 _ip=$2 dest=$R$2 _im=$3 _io=$4 _ig=$5
+install_filled() { # KEY SP DEST MODE OWNER GROUP PART...
+  [ "$mode" = dry ] && { echo "stoa: would fill and install $3"; return 0; }
+  _ik=$1 _is=$2 _ip=$3 dest=$R$3 _im=$4 _io=$5 _ig=$6
   dir=${dest%/*}
   mkd "${dir:-/}" || die "cannot create $dir"
-  save "$2"
-  shift 5
+  save "$_ip"
+  shift 6
   tmp=$dest.tmp.$$
-  if fill "$_is" "$tmp" "$@" && { in_pve "$_ip" || { chown_ok "$_io" "$_ig" "$tmp" && chmod "$_im" "$tmp"; }; } && aside "$dest" && mv -fT -- "$tmp" "$dest"; then
+  if fill "$_is" "$tmp" "$@" && filled_sum "$_ik" "$tmp" && { in_pve "$_ip" || { chown_ok "$_io" "$_ig" "$tmp" && chmod "$_im" "$tmp"; }; } && aside "$dest" && mv -fT -- "$tmp" "$dest"; then
     return 0
   fi
   rm -f -- "$tmp"

@@ -104,6 +104,16 @@ changed() {
   done
   return 1
 }
+# What a filled file holds is not in the store (its template is): the sha256
+# of what was installed at each key is kept in FILLED, for the deployer's
+# drift check (docs/node-protocol.md, "Live state"). Never the bytes.
+FILLED=${S%/store}/filled.tsv
+filled_sum() { # KEY FILE
+  [ "$mode" = switch ] || return 0
+  _fh=$(sha256sum <"$2" | cut -c1-64) || return 1
+  { [ ! -f "$FILLED" ] || awk -F '\t' -v k="$1" '$1 != k' "$FILLED"; } >"$FILLED.tmp.$$" &&
+    printf '%s\t%s\n' "$1" "$_fh" >>"$FILLED.tmp.$$" && mv -f -- "$FILLED.tmp.$$" "$FILLED"
+}
 # fill SP OUT PART...: assembles OUT (created 0600) from the template SP and
 # this generation's secrets. PART: l:START:LEN (bytes of the template),
 # r:NAME (a value byte for byte), t:NAME (without trailing newlines),
