@@ -452,3 +452,23 @@ fn a_container_destroyed_by_hand_comes_back_with_its_files() {
         node.calls()
     );
 }
+
+#[test]
+fn a_path_with_quotes_and_dollars_is_data_on_the_node() {
+    let node = TestNode::start();
+    let p = Project::new();
+    let marker = node.root.join("injected");
+    let path = format!("/etc/it's $(touch {}) `x`.conf", marker.display());
+    host(&p, 2, 512, &[(&path, "one\n")]);
+    ok(&p, &node, &["switch", "alpha", "--yes"]);
+    let on_node = node.root.join(path.trim_start_matches('/'));
+    std::fs::write(&on_node, "two\n").unwrap();
+    let plan = ok(&p, &node, &["diff", "alpha"]);
+    assert!(
+        plan.contains(&format!("drifted host:{path}\n  content changed")),
+        "{plan}"
+    );
+    ok(&p, &node, &["switch", "alpha", "--yes"]);
+    assert_eq!(std::fs::read_to_string(&on_node).unwrap(), "one\n");
+    assert!(!marker.exists(), "a path is never run");
+}

@@ -82,18 +82,18 @@ live_read() {
   _lt=$(mktemp -d "${TMPDIR:-/tmp}/stoa-live.XXXXXX") || return 0
   : >"$_lt/reg"; _lv=" $* "; _lpid=" "
   if [ -n "$_lc" ] && [ -f "$ST/$_lc/artifacts.tsv" ]; then
-    while IFS="$TAB" read -r _k _sp _sha _kind _a _b _c; do
-      case $_kind in
-        host-file) live_at "$_k" "$_sp" "$_sha" "$R$_a" 0 ;;
-        sections) live_at "$_k" "$_sp" "$_sha" "$R$_a" 1 ;;
-        network) live_at "$_k" "$_sp" "$_sha" "$R/etc/network/interfaces" 0 ;;
-        ct-config) printf 'stoa: live\t%s\t%s\t%s\tconfig\t%s\n' "$_k" "$_sp" "$_sha" "$_a"
-          case $_lv in *" $_a "*) ;; *) _lv="$_lv$_a " ;; esac ;;
-        ct-file) live_ct "$_k" "$_sp" "$_sha" "$_a" "$_b" ;;
-        compose) live_ct "$_k" "$_sp" "$_sha" "$_a" "$_c" ;;
-        *) ;;
-      esac
-    done <"$ST/$_lc/artifacts.tsv"
+    # One awk turns the artifacts into calls (every word quoted), which run as builtins:
+    # a shell `read` loop would read the file a byte at a time.
+    _lcalls=$(awk -F "$TAB" -v sq="'" '
+      function q(s,   n, p, i, o) { n = split(s, p, sq); o = p[1]; for (i = 2; i <= n; i++) o = o sq "\\" sq sq p[i]; return sq o sq }
+      { a = q($1) " " q($2) " " q($3) }
+      $4 == "host-file" { print "live_at " a " \"$R\"" q($5) " 0" }
+      $4 == "sections" { print "live_at " a " \"$R\"" q($5) " 1" }
+      $4 == "network" { print "live_at " a " \"$R\"/etc/network/interfaces 0" }
+      $4 == "ct-config" { print "live_cfg " a " " q($5) }
+      $4 == "ct-file" { print "live_ct " a " " q($5) " " q($6) }
+      $4 == "compose" { print "live_ct " a " " q($5) " " q($7) }' "$ST/$_lc/artifacts.tsv") || _lcalls=''
+    eval "$_lcalls"
   fi
   if [ -s "$_lt/reg" ]; then
     cut -f4 "$_lt/reg" >"$_lt/paths"
@@ -123,29 +123,43 @@ live_read() {
       done <"$_lt/send"
     fi
   fi
-  _lconfs=''
-  for _v in $_lv; do
-    case $_v in '' | *[!0-9]*) continue ;; esac
-    _f="$R/etc/pve/lxc/$_v.conf"
-    if [ ! -f "$_f" ]; then printf 'stoa: ct\t%s\tabsent\n' "$_v"; continue; fi
-    if [ -d "$R/sys/fs/cgroup/lxc/$_v" ]; then _st=running; else _st=stopped; fi
-    printf 'stoa: ct\t%s\t%s\n' "$_v" "$_st"
-    _lconfs="$_lconfs$_f$NL"
-  done
-  # Containers of this node that the generation does not declare (made by hand, or dropped
-  # from the sources and kept): not stoa's.
-  for _f in "$R"/etc/pve/lxc/*.conf; do
-    [ -f "$_f" ] || continue
-    _v=${_f##*/}; _v=${_v%.conf}
-    case $_lv in *" $_v "*) ;; *) printf 'stoa: unmanaged\t%s\n' "$_v" ;; esac
-  done
-  if [ -n "$_lconfs" ]; then
-    printf '%s' "$_lconfs" | xargs -d '\n' awk 'FNR == 1 { v = FILENAME; sub(/.*\//, "", v); sub(/\.conf$/, "", v) }
-      FNR <= 5000 { print "stoa: conf\t" v "\t" $0 }' 2>/dev/null || true
+  # The configs, read in their folder (on pmxcfs every path component is a lookup): one
+  # listing says which exist, one awk reads them all.
+  if [ -n "${_lv# }" ] || [ -d "$R/etc/pve/lxc/" ]; then
+    _lhere=$PWD; _lhave=" "
+    if cd "$R/etc/pve/lxc/" 2>/dev/null; then
+      for _f in *.conf; do
+        case $_f in '*.conf') [ -e "$_f" ] || break ;; esac
+        _lhave="$_lhave${_f%.conf} "
+      done
+    fi
+    _lconfs=''
+    for _v in $_lv; do
+      case $_v in '' | *[!0-9]*) continue ;; esac
+      case $_lhave in *" $_v "*) ;; *) printf 'stoa: ct\t%s\tabsent\n' "$_v"; continue ;; esac
+      if [ -d "$R/sys/fs/cgroup/lxc/$_v" ]; then _st=running; else _st=stopped; fi
+      printf 'stoa: ct\t%s\t%s\n' "$_v" "$_st"
+      _lconfs="$_lconfs$_v.conf$NL"
+    done
+    # Containers of this node that the generation does not declare (made by hand, or
+    # dropped from the sources and kept): not stoa's.
+    for _v in $_lhave; do
+      case $_lv in *" $_v "*) ;; *) printf 'stoa: unmanaged\t%s\n' "$_v" ;; esac
+    done
+    if [ -n "$_lconfs" ]; then
+      printf '%s' "$_lconfs" | xargs -d '\n' awk 'FNR == 1 { v = FILENAME; sub(/\.conf$/, "", v) }
+        FNR <= 5000 { print "stoa: conf\t" v "\t" $0 }' 2>/dev/null || true
+    fi
+    cd "$_lhere" || return 0
   fi
   rm -rf "$_lt"
   # What activation installed at each filled key (its template is in the store, not its bytes).
   if [ -f "$S/filled.tsv" ]; then sed 's/^/stoa: filled\t/' "$S/filled.tsv"; fi
+}
+# live_cfg KEY SP SHA VMID: a container's config (its state follows, with the others').
+live_cfg() {
+  printf 'stoa: live\t%s\t%s\t%s\tconfig\t%s\n' "$1" "$2" "$3" "$4"
+  case $_lv in *" $4 "*) ;; *) _lv="$_lv$4 " ;; esac
 }
 # live_at KEY SP SHA PATH SECTIONS: a regular file is queued for hashing, anything else said.
 live_at() {
