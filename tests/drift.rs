@@ -137,6 +137,18 @@ fn a_hand_pct_set_is_drift_a_switch_restores_it_and_the_next_is_a_no_op() {
             .code(),
         Some(0)
     );
+
+    // A pending change of a key stoa does not own is Proxmox's: not drift, but status says
+    // the container waits for a restart.
+    node.pve
+        .pct_ok(&["set", "201", "--nameserver", "192.0.2.53"]);
+    let check = run(&p, &node, &["diff", "alpha", "--exit-code"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let status = ok(&p, &node, &["status", "alpha"]);
+    assert!(
+        status.contains("changes pending until a restart: 201"),
+        "{status}"
+    );
 }
 
 #[test]
@@ -374,6 +386,8 @@ fn status_reports_each_node_a_drifted_one_and_an_unreachable_one_as_unknown() {
     nodes[0]
         .pve
         .pct_ok(&["create", "300", TEMPLATE, "--rootfs", "local-lvm:1"]);
+    std::fs::create_dir_all(nodes[1].root.join("boot")).unwrap();
+    std::fs::write(nodes[1].root.join("boot/vmlinuz-99.0.0-1-pve"), "").unwrap();
     nodes[2].stop();
     let out = run_all(&["status", "--all"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
@@ -388,7 +402,8 @@ fn status_reports_each_node_a_drifted_one_and_an_unreachable_one_as_unknown() {
     assert!(
         row("n0").contains(" ok ")
             && row("n0").contains("up to date")
-            && row("n0").contains("not managed by stoa: 300"),
+            && row("n0").contains("not managed by stoa: 300")
+            && !row("n0").contains("reboot"),
         "{table}"
     );
     assert!(
@@ -397,6 +412,11 @@ fn status_reports_each_node_a_drifted_one_and_an_unreachable_one_as_unknown() {
     );
     assert!(
         table.contains("  host:/etc/motd: content changed"),
+        "{table}"
+    );
+    assert!(
+        row("n1").contains("needs a reboot (runs kernel ")
+            && row("n1").contains("99.0.0-1-pve is installed"),
         "{table}"
     );
     assert!(row("n2").contains(" unknown "), "{table}");

@@ -54,6 +54,10 @@ struct Row {
     /// Containers of the node the generation does not declare (by hand, or dropped from
     /// the sources and kept).
     unmanaged: Vec<u32>,
+    /// Containers with changes Proxmox keeps pending until they restart.
+    pending_changes: Vec<u32>,
+    /// Why the node needs a reboot (`/run/reboot-required`, a newer kernel installed).
+    reboot: Option<String>,
     /// Why drift was not compared, or why the node did not answer.
     note: Option<String>,
 }
@@ -115,6 +119,8 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
                         drift: Vec::new(),
                         stopped: Vec::new(),
                         unmanaged: Vec::new(),
+                        pending_changes: Vec::new(),
+                        reboot: None,
                         note: Some(e.to_string()),
                     },
                 };
@@ -180,6 +186,20 @@ fn row_of(store: &Store, host: &str, st: stoa_deploy::NodeStatus) -> Row {
             .map(|(v, _)| *v)
             .collect(),
         unmanaged: st.live.unmanaged.clone(),
+        pending_changes: st
+            .live
+            .containers
+            .iter()
+            .filter(|(_, c)| c.conf.lines().any(|l| l == "[pve:pending]"))
+            .map(|(v, _)| *v)
+            .collect(),
+        reboot: match (&st.kernel, st.reboot_required) {
+            (Some((running, Some(newest))), _) if running != newest => {
+                Some(format!("runs kernel {running}, {newest} is installed"))
+            }
+            (_, true) => Some("/run/reboot-required".into()),
+            _ => None,
+        },
         note: None,
     };
     let built = StoreName::new(host)
@@ -243,6 +263,15 @@ fn print(ui: &Ui, rows: &[Row]) {
         let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
         if !r.stopped.is_empty() {
             detail.push(format!("stopped: {}", list(&r.stopped)));
+        }
+        if !r.pending_changes.is_empty() {
+            detail.push(format!(
+                "changes pending until a restart: {}",
+                list(&r.pending_changes)
+            ));
+        }
+        if let Some(why) = &r.reboot {
+            detail.push(format!("needs a reboot ({why})"));
         }
         if !r.unmanaged.is_empty() {
             detail.push(format!("not managed by stoa: {}", list(&r.unmanaged)));

@@ -336,6 +336,10 @@ pub struct NodeStatus {
     pub pending: Option<String>,
     /// A failed revert was discarded: the next activation installs everything.
     pub dirty: bool,
+    /// `/run/reboot-required` exists.
+    pub reboot_required: bool,
+    /// The running kernel, and the newest one in `/boot` (`None`: none found).
+    pub kernel: Option<(String, Option<String>)>,
     /// The live state of the current generation's placements and probed containers.
     pub live: Live,
 }
@@ -373,12 +377,19 @@ fn show(
         .first()
         .map(|w| w.get(1).cloned().unwrap_or_else(|| "-".into()));
     let dirty = !find_words(&lines, "dirty").is_empty();
+    let reboot_required = !find_words(&lines, "reboot-required").is_empty();
+    let kernel = find_words(&lines, "kernel").first().and_then(|w| {
+        let newest = w.get(2).filter(|k| k.as_str() != "-").cloned();
+        Some((w.get(1)?.clone(), newest))
+    });
     let live = Live::parse(&lines);
     Ok((
         NodeStatus {
             current,
             pending,
             dirty,
+            reboot_required,
+            kernel,
             live,
         },
         lines,

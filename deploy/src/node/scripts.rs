@@ -490,6 +490,12 @@ if [ -n "$cur" ]; then c=$(closure_of "$cur"); fi
 live_read "$c" $vms
 if [ -d "$D" ]; then say "pending $(cat "$D/to" 2>/dev/null || echo -)"; fi
 if [ -e "$S/dirty" ]; then say dirty; fi
+# Whether the node wants a reboot: Debian's flag file, or a newer kernel installed than the
+# one running (`kernel RUNNING NEWEST`).
+if [ -e "$R/run/reboot-required" ]; then say reboot-required; fi
+kr=$(cat "$R/proc/sys/kernel/osrelease" 2>/dev/null || uname -r)
+kn=$(for k in "$R"/boot/vmlinuz-*; do [ -e "$k" ] && echo "${k##*/vmlinuz-}"; done | sort -V | tail -n 1)
+say "kernel $kr ${kn:--}"
 if [ -z "$cur" ]; then say "current - -"; exit 0; fi
 say "current $cur $c"
 if [ -f "$SEC/$cur/.digests" ]; then
