@@ -180,8 +180,11 @@ pub fn unlock_all(
 ) -> Result<BTreeMap<String, stoa_deploy::Secrets>, CliError> {
     let vault = project.vault();
     let mut needs = Vec::new();
+    let mut manifests = Vec::new();
     for (host, toplevel) in hosts {
-        needs.push((host.clone(), needed(&manifest(store, toplevel)?)?));
+        let m = manifest(store, toplevel)?;
+        needs.push((host.clone(), needed(&m)?));
+        manifests.push(m);
     }
     let mut out = BTreeMap::new();
     if needs.iter().all(|(_, n)| n.is_empty()) {
@@ -209,9 +212,14 @@ pub fn unlock_all(
         return Err(CliError::Problems(problems));
     }
     let ids = identities(identity)?;
-    for (host, need) in &needs {
+    for ((host, need), m) in needs.iter().zip(&manifests) {
         match vault.unlock(need, &ids) {
             Ok(unlocked) => {
+                let broken = broken_rules(host, m, &unlocked.values);
+                for d in &broken {
+                    ui.diagnostic(d);
+                }
+                problems += broken.len();
                 let mut s = stoa_deploy::Secrets::new();
                 for (name, value) in &unlocked.values {
                     let digest = unlocked.digests.get(name).cloned().unwrap_or_default();
@@ -257,4 +265,64 @@ pub fn vault_report(host: &str, e: &VaultError) -> miette::MietteDiagnostic {
     miette::MietteDiagnostic::new(format!("{host}: {e}"))
         .with_code(code)
         .with_help(help)
+}
+
+/// `secrets."<name>"` of every host that gives it: `(host, rules)`.
+pub fn rules_of(
+    ui: &Ui,
+    project: &Project,
+    name: &str,
+) -> Result<Vec<(String, stoa_compiler::config::SecretRules)>, CliError> {
+    Ok(all_rules(ui, project)?.remove(name).unwrap_or_default())
+}
+
+/// Every `secrets."<name>"` the hosts give: name -> `(host, rules)`, hosts in order.
+pub fn all_rules(
+    ui: &Ui,
+    project: &Project,
+) -> Result<BTreeMap<String, Vec<(String, stoa_compiler::config::SecretRules)>>, CliError> {
+    let hosts = project.hosts()?;
+    let analysis = crate::commands::analyse(ui, project, &hosts, None)?;
+    crate::commands::fail_on(analysis.errors())?;
+    let mut out: BTreeMap<String, Vec<(String, stoa_compiler::config::SecretRules)>> =
+        BTreeMap::new();
+    for (host, config) in &analysis.configs(project.jobs())? {
+        let Some(map) = config.get("secrets").and_then(|v| v.as_object()) else {
+            continue;
+        };
+        for (name, v) in map {
+            if let Ok(r) = serde_json::from_value(v.clone()) {
+                out.entry(name.clone()).or_default().push((host.clone(), r));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The secrets of a manifest whose values break their rules: one diagnostic each.
+pub fn broken_rules(
+    host: &str,
+    manifest: &stoa_compiler::plan::Manifest,
+    values: &BTreeMap<SecretName, stoa_vault::SecretValue>,
+) -> Vec<miette::MietteDiagnostic> {
+    let mut out = Vec::new();
+    for s in &manifest.secrets {
+        let (Some(rules), Ok(name)) = (&s.rules, SecretName::new(&s.name)) else {
+            continue;
+        };
+        let Some(value) = values.get(&name) else {
+            continue;
+        };
+        if let Some(why) = rules.broken_by(value.bytes()) {
+            out.push(
+                miette::MietteDiagnostic::new(format!(
+                    "{host}: secret {} breaks `secrets.\"{}\"`: {why}",
+                    s.name, s.name
+                ))
+                .with_code("stoa::secrets::rules")
+                .with_help("set a value that keeps them: `stoa secrets edit <name>` (or remove its .age file and `stoa secrets generate` when it has a generator)"),
+            );
+        }
+    }
+    out
 }

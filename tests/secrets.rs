@@ -650,3 +650,97 @@ fn edit_uses_a_private_file_and_rekey_lets_a_new_recipient_in() {
         .unwrap()
         .contains("holds-expected"));
 }
+
+/// `stoa secrets set NAME` with `value` on stdin.
+fn set_secret(p: &Project, name: &str, value: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut set = p.command(&["secrets", "set", name]);
+    set.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn secret_rules_refuse_bad_values_and_generate_makes_the_missing_ones() {
+    let node = TestNode::start();
+    let rules = r#"    secrets: #{
+      "app/db-password": #{ min_length: 50, one_line: true },
+      "app/api-token": #{ min_length: 40, one_line: true, generate: #{ length: 64, alphabet: "hex" } },
+    },
+"#;
+    let host = HOST.replacen("    networking:", &format!("{rules}    networking:"), 1);
+    let p = project(&host);
+    let id = identity();
+    // The fixtures' api token and db password are shorter than these rules allow.
+    let (out, _) = switch(&p, &node, &id);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("stoa::secrets::rules"), "{err}");
+    assert!(
+        err.contains("secret app/db-password breaks `secrets.\"app/db-password\"`: it has 30 bytes, fewer than min_length = 50"),
+        "{err}"
+    );
+    assert_clean("the refusal", &out.stderr);
+    assert_eq!(current(&node), None, "nothing reached the node");
+    assert!(node.calls().is_empty(), "{:?}", node.calls());
+
+    // set: a short value is refused, and nothing is saved.
+    let age = p.root().join("secrets/app/db-password.age");
+    let before = std::fs::read(&age).unwrap();
+    let short = set_secret(&p, "app/db-password", "too short\n");
+    assert_eq!(short.status.code(), Some(1), "{}", text(&short));
+    assert!(
+        text(&short).contains("fewer than min_length = 50; nothing saved"),
+        "{}",
+        text(&short)
+    );
+    assert_eq!(std::fs::read(&age).unwrap(), before);
+    let long = "a-long-enough-TEST-ONLY-db-password-0123456789abcdef";
+    let good = set_secret(&p, "app/db-password", long);
+    assert!(good.status.success(), "{}", text(&good));
+
+    // generate: the missing one with a generator is made; the others are left alone.
+    std::fs::remove_file(p.root().join("secrets/app/api-token.age")).unwrap();
+    let tls = std::fs::read(p.root().join("secrets/app/tls-key.age")).unwrap();
+    let gen = p.stoa(&["secrets", "generate"]);
+    assert!(gen.status.success(), "{}", text(&gen));
+    assert!(
+        text(&gen).contains("generated app/api-token (64 characters)"),
+        "{}",
+        text(&gen)
+    );
+    assert_eq!(
+        std::fs::read(p.root().join("secrets/app/tls-key.age")).unwrap(),
+        tls
+    );
+    let again = p.stoa(&["secrets", "generate"]);
+    assert!(
+        text(&again).contains("nothing to generate"),
+        "{}",
+        text(&again)
+    );
+
+    let (out, json) = switch(&p, &node, &id);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json[0]["outcome"]["action"], "switched", "{json}");
+    let env = files(&node.root.join("ct/201"))
+        .into_iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .find(|t| t.contains("API_TOKEN="))
+        .unwrap();
+    let token = env
+        .lines()
+        .find_map(|l| l.strip_prefix("API_TOKEN="))
+        .unwrap()
+        .trim_matches('\'');
+    assert_eq!(token.len(), 64, "{env}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{env}");
+}

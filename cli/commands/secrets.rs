@@ -57,6 +57,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make every missing secret that the sources reference and give a generator
+    /// (`secrets."<name>".generate`); existing ones are kept. Values are never printed.
+    Generate {
+        /// Only these secrets (default: every missing one with a generator).
+        names: Vec<String>,
+    },
     /// Re-encrypt every secret to the recipients now in recipients.toml.
     Rekey {
         #[command(flatten)]
@@ -82,6 +88,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         }
         Command::Set { name } => set(ui, &project, &vault, &name),
         Command::List { json } => list(ui, &project, &vault, json),
+        Command::Generate { names } => generate(ui, &project, &vault, &names),
         Command::Rekey { identity } => rekey(ui, &project, &vault, identity.identity.as_deref()),
         Command::Keygen { .. } => Ok(()),
     }
@@ -215,6 +222,7 @@ fn edit(
             Some("to delete a secret, remove its .age file"),
         ));
     }
+    keeps_rules(ui, project, &name, &edited)?;
     store(ui, project, vault, &name, &edited)
 }
 
@@ -273,6 +281,7 @@ fn set(ui: &Ui, project: &Project, vault: &Vault, name: &str) -> Result<(), CliE
             None,
         ));
     }
+    keeps_rules(ui, project, &name, &value)?;
     store(ui, project, vault, &name, &value)
 }
 
@@ -407,5 +416,106 @@ fn keygen(ui: &Ui, output: Option<&Path>) -> Result<(), CliError> {
     ));
     ui.status("add this line under [recipients] in secrets/recipients.toml, then have a current recipient run `stoa secrets rekey`:");
     ui.out(&format!("{} = \"{public}\"", crate::whoami::user()));
+    Ok(())
+}
+
+/// Refuses a value that breaks the rules the sources give its secret (`secrets."<name>"`
+/// of any host); nothing is saved then.
+fn keeps_rules(
+    ui: &Ui,
+    project: &Project,
+    name: &SecretName,
+    value: &SecretValue,
+) -> Result<(), CliError> {
+    for (host, rules) in crate::secrets::rules_of(ui, project, name.as_str())? {
+        if let Some(why) = rules.broken_by(value.bytes()) {
+            return Err(CliError::Report(format!(
+                "{name}: the value breaks `secrets.\"{name}\"` of host {host}: {why}; nothing saved{}",
+                if rules.generate.is_some() {
+                    format!(" (or let stoa make one: `stoa secrets generate {name}` after removing {name}.age)")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `stoa secrets generate [NAMES…]`.
+fn generate(ui: &Ui, project: &Project, vault: &Vault, only: &[String]) -> Result<(), CliError> {
+    let all = crate::secrets::all_rules(ui, project)?;
+    let defined = vault.list().map_err(vault_err)?;
+    for n in only {
+        let name = name_of(n)?;
+        if !all.contains_key(name.as_str()) {
+            return Err(CliError::usage(
+                format!("no host's sources give `secrets.\"{name}\"`"),
+                Some("declare it with a generator: secrets: #{ \"<name>\": #{ generate: #{ length: 32 } } }"),
+            ));
+        }
+    }
+    let mut made = 0;
+    let mut no_generator = Vec::new();
+    for (name, rules) in &all {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
+        let Ok(sn) = SecretName::new(name) else {
+            continue;
+        };
+        if defined.contains(&sn) {
+            continue;
+        }
+        let Some(first) = rules.first().map(|(_, r)| r) else {
+            continue;
+        };
+        if first.generate.is_none() {
+            no_generator.push(name.clone());
+            continue;
+        }
+        let mut pool = [0u8; 256];
+        let mut at = pool.len();
+        let mut failed = None;
+        let bytes = first.generate_from(|| {
+            if at == pool.len() {
+                if let Err(e) = getrandom::fill(&mut pool) {
+                    failed = Some(e.to_string());
+                }
+                at = 0;
+            }
+            at += 1;
+            pool[at - 1]
+        });
+        pool.fill(0);
+        if let Some(e) = failed {
+            return Err(CliError::Report(format!(
+                "no random bytes from the operating system: {e}"
+            )));
+        }
+        let value = SecretValue::new(bytes.unwrap_or_default());
+        for (host, r) in rules {
+            if let Some(why) = r.broken_by(value.bytes()) {
+                return Err(CliError::Report(format!(
+                    "{name}: the generator of one host makes values that `secrets.\"{name}\"` of host {host} refuses ({why}); nothing saved"
+                )));
+            }
+        }
+        store(ui, project, vault, &sn, &value)?;
+        ui.out(&format!(
+            "generated {name} ({} characters)",
+            value.bytes().len()
+        ));
+        made += 1;
+    }
+    if !no_generator.is_empty() {
+        ui.status(&format!(
+            "missing, with no generator: {} (set them with `stoa secrets set <name>`)",
+            no_generator.join(", ")
+        ));
+    }
+    if made == 0 {
+        ui.status("nothing to generate: every secret with a generator exists");
+    }
     Ok(())
 }

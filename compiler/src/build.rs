@@ -904,7 +904,7 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
                 blake3: blake3_hex(&a.bytes),
             })
             .collect();
-        closure_tree(host, &entries, d)
+        closure_tree(host, &entries, d, &rendered.secret_rules)
     });
     let mut closures = Vec::new();
     for ((host, _, _, refs), tree) in work.into_iter().zip(trees) {
@@ -1004,11 +1004,12 @@ fn closure_tree(
     host: &str,
     entries: &[closure::Entry],
     d: &crate::config::Deployment,
+    rules: &BTreeMap<String, crate::config::SecretRules>,
 ) -> Result<Tree, BuildError> {
     Tree::new()
         .with(
             "manifest.json",
-            TreeEntry::file(closure::manifest(host, entries, d), false),
+            TreeEntry::file(closure::manifest(host, entries, d, rules), false),
         )
         .and_then(|t| {
             t.with(

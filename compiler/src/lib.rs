@@ -66,12 +66,16 @@ pub mod core_modules {
     /// `deployment.*`.
     pub const DEPLOYMENT: &str = include_str!("../core/deployment.rhai");
 
+    /// `secrets.*`.
+    pub const SECRETS: &str = include_str!("../core/secrets.rhai");
+
     /// `(virtual file name, source)` of every core module.
-    pub const ALL: [(&str, &str); 5] = [
+    pub const ALL: [(&str, &str); 6] = [
         ("core/machine.rhai", MACHINE),
         ("core/networking.rhai", NETWORKING),
         ("core/proxmox.rhai", PROXMOX),
         ("core/files.rhai", FILES),
         ("core/deployment.rhai", DEPLOYMENT),
+        ("core/secrets.rhai", SECRETS),
     ];
 }

@@ -29,6 +29,9 @@ pub struct ManifestSecret {
     pub name: String,
     /// The forms it is written in (`env` values must be one line without `'`).
     pub forms: Vec<Form>,
+    /// What its value must be (`secrets."<name>"`).
+    #[serde(default)]
+    pub rules: Option<crate::config::SecretRules>,
 }
 
 /// One artifact of a manifest.

@@ -38,6 +38,7 @@ const HOST: &str = r#"#{
     } } },
     files: #{ "/etc/motd": #{ text: "hi\n" } },
     deployment: #{ health_checks: [#{ name: "up", command: ["true"] }] },
+    secrets: #{ "app/key": #{ min_length: 8, generate: #{ length: 16 } } },
   },
 }"#;
 

@@ -136,7 +136,12 @@ pub fn removal(a: &Artifact) -> Removal<'_> {
 /// An artifact filled in on the node has a `fill` (see [`crate::secrets`]);
 /// `secrets` then lists every secret the closure needs with the forms it is
 /// used in (absent when none).
-pub fn manifest(host: &str, entries: &[Entry], deployment: &Deployment) -> String {
+pub fn manifest(
+    host: &str,
+    entries: &[Entry],
+    deployment: &Deployment,
+    rules: &BTreeMap<String, crate::config::SecretRules>,
+) -> String {
     let mut secrets: BTreeMap<&SecretName, BTreeSet<Form>> = BTreeMap::new();
     for e in entries {
         if let Some(fill) = &e.artifact.fill {
@@ -184,7 +189,10 @@ pub fn manifest(host: &str, entries: &[Entry], deployment: &Deployment) -> Strin
     if let (false, Some(o)) = (secrets.is_empty(), m.as_object_mut()) {
         let list: Vec<Value> = secrets
             .iter()
-            .map(|(name, forms)| json!({ "name": name, "forms": forms }))
+            .map(|(name, forms)| match rules.get(name.as_str()) {
+                Some(r) => json!({ "name": name, "forms": forms, "rules": r }),
+                None => json!({ "name": name, "forms": forms }),
+            })
             .collect();
         o.insert("secrets".into(), Value::Array(list));
     }

@@ -18,6 +18,7 @@ mod lxc_net;
 mod machine;
 mod networking;
 mod proxmox;
+mod secret_rules;
 
 pub use deployment::{Deployment, HealthCheck};
 pub use files::{FileEntry, FileMerge};
@@ -27,6 +28,7 @@ pub use proxmox::{
     Arch, BackupServer, Cmode, ComposeProject, Container, Datastore, Device, Features, LxcEntry,
     Mount, NetDevice, NetIp, NetIp6, OsType, PbsAcl, PbsUser, Proxmox, RootFs, Startup,
 };
+pub use secret_rules::{GenAlphabet, Generator, SecretRules};
 
 use std::collections::BTreeMap;
 
@@ -37,7 +39,7 @@ use crate::error::{OptionPath, Problem, RenderError, Segment};
 
 /// The core namespaces of one host's merged configuration.
 ///
-/// Top-level keys other than the five core namespaces (options declared by
+/// Top-level keys other than the six core namespaces (options declared by
 /// library modules, such as `services.*`) are ignored here: they only matter
 /// through the core options they define.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,6 +54,8 @@ pub struct HostConfig {
     pub files: BTreeMap<String, FileEntry>,
     /// `deployment.*`: how `stoa switch` reaches and checks the node.
     pub deployment: Deployment,
+    /// `secrets."<name>"`: what each secret's value must be.
+    pub secrets: BTreeMap<String, SecretRules>,
 }
 
 impl HostConfig {
@@ -73,18 +77,23 @@ impl HostConfig {
         let proxmox = namespace(top.get("proxmox"), "proxmox", &mut errors);
         let files = namespace(top.get("files"), "files", &mut errors);
         let deployment = namespace(top.get("deployment"), "deployment", &mut errors);
-        match (machine, networking, proxmox, files, deployment) {
-            (Some(machine), Some(networking), Some(proxmox), Some(files), Some(deployment))
-                if errors.is_empty() =>
-            {
-                Ok(HostConfig {
-                    machine,
-                    networking,
-                    proxmox,
-                    files,
-                    deployment,
-                })
-            }
+        let secrets = namespace(top.get("secrets"), "secrets", &mut errors);
+        match (machine, networking, proxmox, files, deployment, secrets) {
+            (
+                Some(machine),
+                Some(networking),
+                Some(proxmox),
+                Some(files),
+                Some(deployment),
+                Some(secrets),
+            ) if errors.is_empty() => Ok(HostConfig {
+                machine,
+                networking,
+                proxmox,
+                files,
+                deployment,
+                secrets,
+            }),
             _ => Err(errors),
         }
     }

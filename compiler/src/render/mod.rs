@@ -136,6 +136,8 @@ pub struct Rendered {
     pub artifacts: Vec<Artifact>,
     /// Warnings; they do not fail the build.
     pub warnings: Vec<RenderWarning>,
+    /// `secrets."<name>"` of the host, for the manifest's list of the secrets it needs.
+    pub secret_rules: BTreeMap<String, crate::config::SecretRules>,
 }
 
 /// Checks `config` and renders every artifact of host `host`.
@@ -195,6 +197,7 @@ pub fn render_host(host: &HostName, config: &HostConfig) -> Result<Rendered, Vec
         Ok(Rendered {
             artifacts,
             warnings: diag.warnings,
+            secret_rules: config.secrets.clone(),
         })
     } else {
         Err(diag.errors)

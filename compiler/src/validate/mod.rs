@@ -24,6 +24,7 @@ use crate::render::lxc::derived_hwaddr;
 /// Runs every check of one host's configuration.
 pub fn check_host(host: &HostName, config: &HostConfig, diag: &mut Diagnostics) {
     check_machine(&config.machine, diag);
+    check_secret_rules(config, diag);
     network::check(&config.networking, diag);
     let base = OptionPath::parse_plain("proxmox.containers");
     let mut vmids: BTreeMap<u32, &str> = BTreeMap::new();
@@ -257,3 +258,25 @@ fn check_deployment(d: &Deployment, diag: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests;
+
+/// `secrets."<name>"`: a valid secret name, and a generator that makes values the rules
+/// accept.
+fn check_secret_rules(config: &HostConfig, diag: &mut Diagnostics) {
+    let base = OptionPath::parse_plain("secrets");
+    for (name, rules) in &config.secrets {
+        let at = base.key(name.as_str());
+        if let Err(e) = crate::secrets::SecretName::new(name) {
+            diag.error(
+                at.clone(),
+                Problem::Format {
+                    what: "secret name",
+                    value: name.clone(),
+                    expected: e.reason,
+                },
+            );
+        }
+        if let Some(why) = rules.generator_problem() {
+            diag.error(at.key("generate"), Problem::Conflict { message: why });
+        }
+    }
+}
