@@ -596,6 +596,12 @@ fn a_container_dropped_from_the_sources_is_destroyed_only_when_asked_and_never_i
         pct_calls(&node, 311, "destroy").is_empty() && pct_calls(&node, 311, "stop").is_empty()
     );
     assert!(node.pve.conf(311).is_some() && node.pve.running(311));
+    // Kept, and from now on reported as not stoa's.
+    let plan = diff(&p, &node);
+    assert!(
+        plan.contains("node: containers not managed by stoa (made by hand, or dropped from the sources and kept): 311"),
+        "{plan}"
+    );
     // Dropped with --allow-destroy: destroyed; a protected one is kept even so.
     host(&p, &all[..1].join("\n"), "", "");
     node.clear_calls();

@@ -339,6 +339,13 @@ pub fn show_node_plan(
         print_plan(ui, "", &steps, &read, detail, &|key, change| {
             node_notes(&nm, &np, key, change)
         });
+        if !np.live.unmanaged.is_empty() {
+            let list: Vec<String> = np.live.unmanaged.iter().map(u32::to_string).collect();
+            ui.out(&format!(
+                "\nnode: containers not managed by stoa (made by hand, or dropped from the sources and kept): {}",
+                list.join(", ")
+            ));
+        }
         if !rows.is_empty() {
             ui.out("\nsecrets (values are never shown):");
             for (name, row) in rows {

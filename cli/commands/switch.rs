@@ -243,6 +243,21 @@ fn show_plans(
             Ok(shown) => {
                 changes += usize::from(shown.changes);
                 r.planned_against = Some(shown.generation);
+                // What destroys data is said apart, and only --allow-destroy asks for it.
+                for s in &shown.steps {
+                    let vmid = s
+                        .key
+                        .strip_prefix("host:/etc/pve/lxc/")
+                        .and_then(|k| k.strip_suffix(".conf"))
+                        .and_then(|v| v.parse::<u32>().ok());
+                    if let (stoa_compiler::plan::Change::Removed, Some(v)) = (&s.change, vmid) {
+                        if r.allow_destroy.contains(&v) {
+                            ui.out(&format!(
+                                "\nDESTROYS DATA: container {v} and its disks (pct stop, pct destroy; --allow-destroy {v}; refused if it has protection: 1)"
+                            ));
+                        }
+                    }
+                }
             }
             Err(e) => {
                 ui.status(&format!("{}: {e}", r.node.host));
