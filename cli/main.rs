@@ -60,6 +60,8 @@ enum Command {
     Switch(commands::switch::Args),
     /// Re-activate a generation already on a node (works without the sources).
     Rollback(commands::rollback::Args),
+    /// The releases on the nodes: one per `stoa switch`, with each host's generation.
+    Releases(commands::releases::Args),
     /// List a node's generations.
     Generations(commands::generations::Args),
     /// Build hosts into the store and print their toplevel store paths.
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
         Command::Build(a) => commands::build::run(&ui, &g, a),
         Command::Diff(a) => commands::diff::run(&ui, &g, a),
         Command::Status(a) => commands::status::run(&ui, &g, a),
+        Command::Releases(a) => commands::releases::run(&ui, &g, a),
         Command::Verify(a) => commands::verify::run(&ui, &g, a),
         Command::Gc(a) => commands::gc::run(&ui, &g, a),
         Command::Switch(a) => commands::switch::run(&ui, &g, a),

@@ -252,7 +252,25 @@ pub fn provenance(project: Option<&Path>) -> Provenance {
         },
         tool: format!("stoa {}", env!("CARGO_PKG_VERSION")),
         closure: String::new(),
+        release: Some(release_id(now)),
     }
+}
+
+/// A new release id: the time and 8 random hex digits (`20261204T223500Z-1f0c3a9b`).
+fn release_id(now: u64) -> String {
+    let mut r = [0u8; 4];
+    // Without randomness the id is still unique per second and process.
+    if getrandom::fill(&mut r).is_err() {
+        r = std::process::id().to_be_bytes();
+    }
+    let t: String = rfc3339(now)
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    format!(
+        "{t}-{}",
+        r.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 fn rfc3339(secs: u64) -> String {
@@ -294,4 +312,58 @@ pub fn drift_check(store: &stoa_store::Store) -> stoa_deploy::DriftCheck {
             )))
         },
     ))
+}
+
+/// Runs `f` over `items` on at most `parallel` threads; results in input order.
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    parallel: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: std::sync::Mutex<Vec<Option<R>>> =
+        std::sync::Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..parallel.clamp(1, items.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                slots.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The nodes of `hosts` (inactive ones only when named), for the commands that ask many.
+pub fn nodes_of(
+    ui: &Ui,
+    project: &Project,
+    hosts: &[String],
+    named: bool,
+    args: &NodeArgs,
+) -> Result<Vec<(String, Node, Deployment)>, CliError> {
+    if args.target.is_some() && hosts.len() > 1 {
+        return Err(usage("--target names one node", "select a single host"));
+    }
+    let ds = deployments(ui, project, hosts)?;
+    let mut out = Vec::new();
+    for (h, d) in hosts.iter().zip(&ds) {
+        if d.active || named {
+            out.push((h.clone(), node_for(Some(project), h, d, args)?, d.clone()));
+        }
+    }
+    if out.is_empty() {
+        return Err(usage(
+            "no active host selected",
+            "name inactive hosts explicitly",
+        ));
+    }
+    Ok(out)
 }

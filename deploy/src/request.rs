@@ -87,6 +87,10 @@ pub struct Provenance {
     /// The closure deployed (filled in by the deployer).
     #[serde(default)]
     pub closure: String,
+    /// The release: one id for every host one `stoa switch` switched (`stoa releases`,
+    /// `stoa rollback --release`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
 }
 
 /// Switch for real, or only ask the node's `activate dry` what would change.

@@ -259,6 +259,7 @@ pub fn request(node: &Node, toplevel: &StorePath) -> SwitchRequest {
             git_revision: None,
             tool: "stoa test".into(),
             closure: String::new(),
+            release: None,
         },
         force: false,
         timeouts: Timeouts {
