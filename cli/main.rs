@@ -62,6 +62,8 @@ enum Command {
     Rollback(commands::rollback::Args),
     /// The releases on the nodes: one per `stoa switch`, with each host's generation.
     Releases(commands::releases::Args),
+    /// Reboot nodes one at a time, wait for each, check its generation and health.
+    Reboot(commands::reboot::Args),
     /// List a node's generations.
     Generations(commands::generations::Args),
     /// Build hosts into the store and print their toplevel store paths.
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => commands::diff::run(&ui, &g, a),
         Command::Status(a) => commands::status::run(&ui, &g, a),
         Command::Releases(a) => commands::releases::run(&ui, &g, a),
+        Command::Reboot(a) => commands::reboot::run(&ui, &g, a),
         Command::Verify(a) => commands::verify::run(&ui, &g, a),
         Command::Gc(a) => commands::gc::run(&ui, &g, a),
         Command::Switch(a) => commands::switch::run(&ui, &g, a),

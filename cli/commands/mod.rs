@@ -10,6 +10,7 @@ pub mod gc;
 pub mod generations;
 pub mod import;
 pub mod options;
+pub mod reboot;
 pub mod releases;
 pub mod rollback;
 pub mod secrets;

@@ -55,6 +55,12 @@ pub struct Args {
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// After each host switched, reboot its node (one at a time), wait for it, check its
+    /// generation and health.
+    #[arg(long, conflicts_with = "dry_activate")]
+    reboot: bool,
+    #[command(flatten)]
+    reboot_wait: crate::commands::reboot::WaitArgs,
     /// Age identity that decrypts the secrets the hosts need (docs/secrets.md).
     #[arg(long, env = "STOA_AGE_IDENTITY", value_name = "FILE")]
     age_identity: Option<PathBuf>,
@@ -194,7 +200,29 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let results = stoa_deploy::switch_many(&store, &requests, parallel, renderer.progress());
     renderer.end();
     record_generations(ui, &store, &requests, &results);
-    report(ui, &requests, &results, args.json)
+    let reported = report(ui, &requests, &results, args.json);
+    if !args.reboot {
+        return reported;
+    }
+    let jobs: Vec<(String, stoa_deploy::RebootRequest)> = requests
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(r, _)| {
+            (
+                r.node.host.clone(),
+                stoa_deploy::RebootRequest {
+                    node: r.node.clone(),
+                    safety: r.safety.clone().unwrap_or_default(),
+                    wait: std::time::Duration::from_secs(args.reboot_wait.seconds),
+                    poll: std::time::Duration::from_secs(1),
+                    timeouts: r.timeouts,
+                },
+            )
+        })
+        .collect();
+    let rebooted = crate::commands::reboot::reboot_all(ui, &jobs, 1);
+    reported.and(rebooted)
 }
 
 /// Prints the plan of every request against its node (what `stoa diff

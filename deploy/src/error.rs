@@ -179,6 +179,9 @@ pub enum DeployError {
     /// The request itself is unusable.
     #[error("{0}")]
     Request(String),
+    /// A rebooted node did not come back as it should.
+    #[error("reboot: {0}")]
+    Reboot(String),
 }
 
 impl DeployError {

@@ -23,6 +23,7 @@ pub mod live;
 pub mod node;
 mod ops;
 pub mod quote;
+mod reboot;
 mod request;
 mod secrets;
 mod session;
@@ -40,6 +41,7 @@ pub use ops::{
     ArtifactChange, Generation, Generations, NodeGcReport, NodePlan, NodeStatus, Probe,
     TemplateState,
 };
+pub use reboot::{reboot, RebootRequest, Rebooted};
 pub use request::{
     Action, DriftCheck, HealthCheck, Mode, Outcome, Provenance, RollbackRequest, Safety,
     SwitchRequest,

@@ -41,7 +41,7 @@ pub struct Generations {
     pub pending: Option<u64>,
 }
 
-fn run_once(
+pub(crate) fn run_once(
     node: &Node,
     op: Op,
     args: &[String],
@@ -52,7 +52,7 @@ fn run_once(
     Ok(transport.run(&command)?)
 }
 
-fn check(step: Step, out: Output) -> Result<Output, DeployError> {
+pub(crate) fn check(step: Step, out: Output) -> Result<Output, DeployError> {
     if out.success() {
         return Ok(out);
     }

@@ -31,6 +31,10 @@ pub enum Op {
     Show,
     /// [`scripts::LIVE`]
     Live,
+    /// [`scripts::BOOT`]
+    Boot,
+    /// [`scripts::REBOOT`]
+    Reboot,
     /// [`scripts::CAT`]
     Cat,
     /// [`scripts::GC`]
@@ -42,6 +46,29 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operation (the tests check each script).
+    pub const ALL: [Op; 19] = [
+        Op::Session,
+        Op::Receive,
+        Op::Secrets,
+        Op::Record,
+        Op::Arm,
+        Op::Flip,
+        Op::Activate,
+        Op::Dry,
+        Op::Confirm,
+        Op::Revert,
+        Op::List,
+        Op::Show,
+        Op::Live,
+        Op::Cat,
+        Op::Gc,
+        Op::Health,
+        Op::Conf,
+        Op::Boot,
+        Op::Reboot,
+    ];
+
     /// The name shown as `$0` on the node (`ps` shows `stoa-session …`).
     pub fn name(self) -> &'static str {
         match self {
@@ -58,6 +85,8 @@ impl Op {
             Op::List => "stoa-list",
             Op::Show => "stoa-show",
             Op::Live => "stoa-live",
+            Op::Boot => "stoa-boot",
+            Op::Reboot => "stoa-reboot",
             Op::Cat => "stoa-cat",
             Op::Gc => "stoa-gc",
             Op::Health => "stoa-health",
@@ -81,6 +110,8 @@ impl Op {
             Op::List => LIST,
             Op::Show => SHOW,
             Op::Live => LIVE,
+            Op::Boot => BOOT,
+            Op::Reboot => REBOOT,
             Op::Cat => CAT,
             Op::Gc => GC,
             Op::Health => HEALTH,
@@ -141,24 +172,7 @@ mod tests {
 
     #[test]
     fn every_script_parses_with_sh_n() {
-        for op in [
-            Op::Session,
-            Op::Receive,
-            Op::Secrets,
-            Op::Record,
-            Op::Arm,
-            Op::Flip,
-            Op::Activate,
-            Op::Dry,
-            Op::Confirm,
-            Op::Revert,
-            Op::List,
-            Op::Show,
-            Op::Cat,
-            Op::Gc,
-            Op::Health,
-            Op::Conf,
-        ] {
+        for op in Op::ALL {
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &argv(op, "/", &[] as &[&str])[2]])
                 .output()
@@ -197,24 +211,7 @@ mod tests {
 
     #[test]
     fn every_script_passes_shellcheck() {
-        for op in [
-            Op::Session,
-            Op::Receive,
-            Op::Secrets,
-            Op::Record,
-            Op::Arm,
-            Op::Flip,
-            Op::Activate,
-            Op::Dry,
-            Op::Confirm,
-            Op::Revert,
-            Op::List,
-            Op::Show,
-            Op::Cat,
-            Op::Gc,
-            Op::Health,
-            Op::Conf,
-        ] {
+        for op in Op::ALL {
             shellcheck(op.name(), &argv(op, "/", &[] as &[&str])[2]);
         }
         shellcheck("timer", &timer_script());

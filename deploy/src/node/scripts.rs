@@ -570,3 +570,14 @@ while :; do
   sleep 1
 done
 "#;
+
+/// `boot`: the node's boot id (`boot BOOT_ID GENERATION`; `-` when it has none).
+pub const BOOT: &str = r#"b=$(cat "$R/proc/sys/kernel/random/boot_id" 2>/dev/null) || b=-
+cur=$(current_gen)
+say "boot ${b:--} ${cur:--}"
+"#;
+
+/// `reboot`: reboots the node a second after answering (the connection goes with it).
+pub const REBOOT: &str = r#"setsid sh -c 'sleep 1; exec systemctl reboot' </dev/null >/dev/null 2>&1 &
+say rebooting
+"#;

@@ -146,6 +146,9 @@ impl PveNode {
             );
         }
         write_doubles(&bin, &root, &opts.name);
+        // The kernel's boot id (a reboot makes a new one: the `systemctl` double).
+        let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").unwrap_or_default();
+        write(&root.join("proc/sys/kernel/random/boot_id"), &uuid);
         let mut tmpfs = Vec::new();
         for rel in &opts.tmpfs {
             let at = root.join(rel.trim_start_matches('/'));
@@ -296,6 +299,11 @@ pub fn write_doubles(bin: &Path, root: &Path, node: &str) {
                 "while [ $# -gt 0 ]; do case $1 in -n) v=$2; shift;; esac; shift; done\n\
                  [ -e '{r}/etc/pve/lxc/'\"$v\".conf ] || {{ echo \"$v doesn't exist\" >&2; exit 1; }}\n\
                  if [ -d '{r}/sys/fs/cgroup/lxc/'\"$v\" ]; then echo \"PID:            $v\"; fi\n"
+            )),
+            // `systemctl reboot`: the node comes back with a new boot id.
+            "systemctl" => script.push_str(&format!(
+                "if [ \"${{1:-}}\" = reboot ]; then mkdir -p '{r}/proc/sys/kernel/random' && \
+                 cat /proc/sys/kernel/random/uuid > '{r}/proc/sys/kernel/random/boot_id'; fi\nexit 0\n"
             )),
             _ => script.push_str("exit 0\n"),
         }
