@@ -492,3 +492,40 @@ fn a_path_with_quotes_and_dollars_is_data_on_the_node() {
     assert_eq!(std::fs::read_to_string(&on_node).unwrap(), "one\n");
     assert!(!marker.exists(), "a path is never run");
 }
+
+#[test]
+fn status_names_a_container_whose_nvidia_libraries_differ_from_the_driver() {
+    let node = TestNode::start();
+    let p = Project::new();
+    host(&p, 2, 512, &[]);
+    ok(&p, &node, &["switch", "alpha", "--yes"]);
+    std::fs::create_dir_all(node.root.join("proc/driver/nvidia")).unwrap();
+    std::fs::write(
+        node.root.join("proc/driver/nvidia/version"),
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024\n",
+    )
+    .unwrap();
+    let lib = node.root.join("ct/201/usr/lib/x86_64-linux-gnu");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("libnvidia-ml.so.550.40.07"), "").unwrap();
+    std::os::unix::fs::symlink("libnvidia-ml.so.550.40.07", lib.join("libnvidia-ml.so.1")).unwrap();
+    let out = run(&p, &node, &["status", "alpha"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "NVIDIA libraries differ from the host's driver 550.54.14: 201 has 550.40.07"
+        ),
+        "{}",
+        text(&out)
+    );
+    // The container's libraries updated to the host's driver: nothing to say.
+    std::fs::remove_file(lib.join("libnvidia-ml.so.1")).unwrap();
+    std::fs::rename(
+        lib.join("libnvidia-ml.so.550.40.07"),
+        lib.join("libnvidia-ml.so.550.54.14"),
+    )
+    .unwrap();
+    let out = run(&p, &node, &["status", "alpha"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("NVIDIA"), "{}", text(&out));
+}

@@ -58,6 +58,10 @@ struct Row {
     pending_changes: Vec<u32>,
     /// Why the node needs a reboot (`/run/reboot-required`, a newer kernel installed).
     reboot: Option<String>,
+    /// GPU containers whose NVIDIA libraries differ from the host driver's version:
+    /// `(vmid, their version)`, and the host's.
+    gpu_mismatch: Vec<(u32, String)>,
+    gpu_driver: Option<String>,
     /// Why drift was not compared, or why the node did not answer.
     note: Option<String>,
 }
@@ -121,6 +125,8 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
                         unmanaged: Vec::new(),
                         pending_changes: Vec::new(),
                         reboot: None,
+                        gpu_mismatch: Vec::new(),
+                        gpu_driver: None,
                         note: Some(e.to_string()),
                     },
                 };
@@ -155,7 +161,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     }
     let bad: Vec<&str> = rows
         .iter()
-        .filter(|r| matches!(r.state, "drifted" | "interrupted"))
+        .filter(|r| matches!(r.state, "drifted" | "interrupted" | "gpu-mismatch"))
         .map(|r| r.host.as_str())
         .collect();
     if bad.is_empty() {
@@ -200,6 +206,17 @@ fn row_of(store: &Store, host: &str, st: stoa_deploy::NodeStatus) -> Row {
             (_, true) => Some("/run/reboot-required".into()),
             _ => None,
         },
+        gpu_mismatch: st
+            .nvidia
+            .as_ref()
+            .map(|(host, cts)| {
+                cts.iter()
+                    .filter(|(_, v)| *v != host)
+                    .map(|(c, v)| (*c, v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        gpu_driver: st.nvidia.as_ref().map(|(h, _)| h.clone()),
         note: None,
     };
     let built = StoreName::new(host)
@@ -225,6 +242,9 @@ fn row_of(store: &Store, host: &str, st: stoa_deploy::NodeStatus) -> Row {
     }
     if !row.drift.is_empty() {
         row.state = "drifted";
+    }
+    if !row.gpu_mismatch.is_empty() {
+        row.state = "gpu-mismatch";
     }
     if st.pending.is_some() || st.dirty {
         row.state = "interrupted";
@@ -268,6 +288,18 @@ fn print(ui: &Ui, rows: &[Row]) {
             detail.push(format!(
                 "changes pending until a restart: {}",
                 list(&r.pending_changes)
+            ));
+        }
+        if !r.gpu_mismatch.is_empty() {
+            let cts: Vec<String> = r
+                .gpu_mismatch
+                .iter()
+                .map(|(c, v)| format!("{c} has {v}"))
+                .collect();
+            detail.push(format!(
+                "NVIDIA libraries differ from the host's driver {}: {}",
+                r.gpu_driver.as_deref().unwrap_or("?"),
+                cts.join(", ")
             ));
         }
         if let Some(why) = &r.reboot {

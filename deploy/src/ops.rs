@@ -340,6 +340,9 @@ pub struct NodeStatus {
     pub reboot_required: bool,
     /// The running kernel, and the newest one in `/boot` (`None`: none found).
     pub kernel: Option<(String, Option<String>)>,
+    /// On a GPU node: the driver's version, and the NVIDIA library version of each running
+    /// container that has one.
+    pub nvidia: Option<(String, std::collections::BTreeMap<u32, String>)>,
     /// The live state of the current generation's placements and probed containers.
     pub live: Live,
 }
@@ -378,6 +381,14 @@ fn show(
         .map(|w| w.get(1).cloned().unwrap_or_else(|| "-".into()));
     let dirty = !find_words(&lines, "dirty").is_empty();
     let reboot_required = !find_words(&lines, "reboot-required").is_empty();
+    let nvidia = find_words(&lines, "nvidia-host").first().map(|w| {
+        let host = w.get(1).cloned().unwrap_or_default();
+        let cts = find_words(&lines, "nvidia-ct")
+            .into_iter()
+            .filter_map(|w| Some((w.get(1)?.parse().ok()?, w.get(2)?.clone())))
+            .collect();
+        (host, cts)
+    });
     let kernel = find_words(&lines, "kernel").first().and_then(|w| {
         let newest = w.get(2).filter(|k| k.as_str() != "-").cloned();
         Some((w.get(1)?.clone(), newest))
@@ -390,6 +401,7 @@ fn show(
             dirty,
             reboot_required,
             kernel,
+            nvidia,
             live,
         },
         lines,

@@ -496,6 +496,28 @@ if [ -e "$R/run/reboot-required" ]; then say reboot-required; fi
 kr=$(cat "$R/proc/sys/kernel/osrelease" 2>/dev/null || uname -r)
 kn=$(for k in "$R"/boot/vmlinuz-*; do [ -e "$k" ] && echo "${k##*/vmlinuz-}"; done | sort -V | tail -n 1)
 say "kernel $kr ${kn:--}"
+# A GPU node: its driver's version, and the NVIDIA library version in each running container
+# (the `libnvidia-ml.so.<version>` of its file system; they must match after a driver update).
+if [ -r "$R/proc/driver/nvidia/version" ]; then
+  hv=$(sed -n 's/.*Kernel Module[[:space:]]*\([0-9][0-9.]*\).*/\1/p' "$R/proc/driver/nvidia/version" | head -n 1)
+  say "nvidia-host ${hv:--}"
+  for d in "$R"/sys/fs/cgroup/lxc/*/; do
+    [ -d "$d" ] || continue
+    v=${d%/}; v=${v##*/}
+    case $v in '' | *[!0-9]*) continue ;; esac
+    pid=''
+    for cp in "${d}ns/init.scope/cgroup.procs" "${d}ns/cgroup.procs"; do
+      if [ -r "$cp" ] && read -r pid <"$cp" && [ -n "$pid" ]; then break; fi
+      pid=''
+    done
+    [ -n "$pid" ] || continue
+    for lib in "$R/proc/$pid/root/usr/lib/x86_64-linux-gnu"/libnvidia-ml.so.*.*; do
+      [ -e "$lib" ] || continue
+      say "nvidia-ct $v ${lib##*/libnvidia-ml.so.}"
+      break
+    done
+  done
+fi
 if [ -z "$cur" ]; then say "current - -"; exit 0; fi
 say "current $cur $c"
 if [ -f "$SEC/$cur/.digests" ]; then
