@@ -292,7 +292,8 @@ fn the_whole_lab_switches_changes_and_rolls_back_on_proxmox_like_nodes() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(lab.pct_calls().is_empty(), "{:?}", lab.pct_calls());
 
-    // More memory for rawls's DNS container: one pct set, live.
+    // More memory for rawls's DNS container: a snapshot first (the lab's nodes snapshot a
+    // container before they change it), then one pct set, live.
     let file = lab.p.root().join("hosts/rawls.rhai");
     let src = std::fs::read_to_string(&file).unwrap();
     let changed = src.replacen("cores: 2, memory: 1024,", "cores: 2, memory: 3072,", 1);
@@ -301,9 +302,15 @@ fn the_whole_lab_switches_changes_and_rolls_back_on_proxmox_like_nodes() {
     lab.clear_calls();
     let out = lab.stoa(&["switch", "--all", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
+    let calls = lab.pct_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls[0].starts_with("rawls: pct snapshot 184 stoa_g2_"),
+        "{calls:?}"
+    );
     assert_eq!(
-        lab.pct_calls(),
-        ["rawls: pct set 184 --memory 3072"],
+        calls[1],
+        "rawls: pct set 184 --memory 3072",
         "{}",
         text(&out)
     );
@@ -318,7 +325,13 @@ fn the_whole_lab_switches_changes_and_rolls_back_on_proxmox_like_nodes() {
         .p
         .stoa(&args(&["rollback", "rawls", "--to", "1"], no_age));
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(lab.pct_calls(), ["rawls: pct set 184 --memory 1024"]);
+    let calls = lab.pct_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls[0].starts_with("rawls: pct snapshot 184 stoa_g1_"),
+        "{calls:?}"
+    );
+    assert_eq!(calls[1], "rawls: pct set 184 --memory 1024");
     assert!(rawls.pve.conf(184).unwrap().contains("\nmemory: 1024\n"));
     assert_proxmox_configs(rawls, 2);
 }

@@ -649,3 +649,112 @@ fn the_revert_of_a_failed_switch_destroys_the_container_it_created_and_no_other(
     assert!(node.pve.conf(320).is_some() && pct_calls(&node, 320, "destroy").is_empty());
     assert_eq!(current(&node).map(|c| c.0), Some(1));
 }
+
+#[test]
+fn containers_are_snapshotted_before_a_change_kept_k_and_rolled_back_on_a_revert() {
+    let node = TestNode::start();
+    let p = Project::new();
+    let dep = "snapshots: true, snapshot_keep: 2";
+    let web = |memory: u32| {
+        ct(
+            "web",
+            330,
+            &format!("memory: {memory}, features: #{{ nesting: true, keyctl: true }}, compose: #{{ web: #{{ services: #{{ web: #{{ image: \"nginx:1.27.3\" }} }} }} }}"),
+        )
+    };
+    host(&p, &web(512), dep, "");
+    switched(&p, &node);
+    assert!(
+        pct_calls(&node, 330, "snapshot").is_empty(),
+        "a new container: no snapshot"
+    );
+
+    host(&p, &web(768), dep, "");
+    let plan = diff(&p, &node);
+    assert!(
+        plan.contains("node: snapshot first: pct snapshot 330 stoa_g<N>_<time> (stoa keeps 2; rolled back if the switch reverts)"),
+        "{plan}"
+    );
+    node.clear_calls();
+    switched(&p, &node);
+    let calls = node.calls();
+    let snap = calls
+        .iter()
+        .position(|c| c.starts_with("pct snapshot 330 stoa_g2_"))
+        .unwrap_or_else(|| panic!("{calls:?}"));
+    let set = calls
+        .iter()
+        .position(|c| c.starts_with("pct set 330"))
+        .unwrap();
+    assert!(snap < set, "the snapshot comes first: {calls:?}");
+    let snaps = |node: &TestNode| -> Vec<String> {
+        node.pve
+            .conf(330)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("[stoa_g"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(snaps(&node).len(), 1);
+
+    for memory in [1024, 1280] {
+        host(&p, &web(memory), dep, "");
+        switched(&p, &node);
+    }
+    let kept = snaps(&node);
+    assert_eq!(kept.len(), 2, "the newest 2 of stoa's: {kept:?}");
+    assert!(
+        kept.iter().any(|s| s.starts_with("[stoa_g4_"))
+            && kept.iter().any(|s| s.starts_with("[stoa_g3_")),
+        "{kept:?}"
+    );
+
+    // A switch that fails after its change: the container goes back to its snapshot.
+    let failing = "    files: #{ \"/etc/x\": #{ text: \"x\", on_change: [\"false\"] } },\n";
+    host(&p, &web(2048), dep, failing);
+    node.clear_calls();
+    let out = switch(&p, &node);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let calls = node.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("pct rollback 330 stoa_g5_") && c.ends_with("--start 1")),
+        "{calls:?}"
+    );
+    let conf = node.pve.conf(330).unwrap();
+    assert_eq!(
+        line(&conf, "memory").as_deref(),
+        Some("memory: 1280"),
+        "{conf}"
+    );
+    assert!(node.pve.running(330));
+}
+
+#[test]
+fn the_plan_says_when_a_containers_storage_cannot_snapshot() {
+    let node = TestNode::start_with(&PveOptions {
+        storage: Storage::Dir,
+        ..PveOptions::default()
+    });
+    let p = Project::new();
+    let dep = "snapshots: true";
+    let rootfs = |m: u32| format!("memory: {m}, rootfs: #{{ storage: \"local\", size_gb: 4 }}");
+    host(&p, &ct("web", 331, &rootfs(512)), dep, "");
+    switched(&p, &node);
+    host(&p, &ct("web", 331, &rootfs(768)), dep, "");
+    let plan = diff(&p, &node);
+    assert!(
+        plan.contains("node: no snapshot: its root disk's storage local (dir) cannot snapshot"),
+        "{plan}"
+    );
+    node.clear_calls();
+    let out = switched(&p, &node);
+    assert!(
+        out.contains("its root disk's storage cannot snapshot; changed without a snapshot"),
+        "{out}"
+    );
+    assert!(pct_calls(&node, 331, "snapshot").is_empty());
+    assert_eq!(pct_calls(&node, 331, "set").len(), 1);
+}

@@ -529,6 +529,31 @@ fn node_notes(m: &Manifest, np: &stoa_deploy::NodePlan, key: &str, change: &Chan
             });
         }
     }
+    if let (Some(s), Some(snap)) = (state.filter(|s| s.exists), &m.snapshots) {
+        if snap.vmids.contains(&vmid) && *change != Change::Removed {
+            let storage = s
+                .conf
+                .lines()
+                .take_while(|l| !l.starts_with('['))
+                .find_map(|l| l.strip_prefix("rootfs: "))
+                .and_then(|v| v.split(':').next())
+                .unwrap_or_default();
+            let kind = np.storages.get(storage).map_or("unknown", String::as_str);
+            out.push(if matches!(kind, "lvmthin" | "zfspool" | "rbd" | "btrfs") {
+                format!(
+                    "snapshot first: pct snapshot {vmid} stoa_g<N>_<time> (stoa keeps {}{})",
+                    snap.keep,
+                    if snap.rollback {
+                        "; rolled back if the switch reverts"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                format!("no snapshot: its root disk's storage {storage} ({kind}) cannot snapshot")
+            });
+        }
+    }
     if let Some(s) = state.filter(|s| s.exists) {
         if let Some(lock) = &s.lock {
             out.push(format!(

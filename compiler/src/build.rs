@@ -904,7 +904,7 @@ pub fn build(req: &Request, store: &Store) -> Result<Analysis, BuildError> {
                 blake3: blake3_hex(&a.bytes),
             })
             .collect();
-        closure_tree(host, &entries, d, &rendered.secret_rules)
+        closure_tree(host, &entries, d, rendered)
     });
     let mut closures = Vec::new();
     for ((host, _, _, refs), tree) in work.into_iter().zip(trees) {
@@ -1004,12 +1004,21 @@ fn closure_tree(
     host: &str,
     entries: &[closure::Entry],
     d: &crate::config::Deployment,
-    rules: &BTreeMap<String, crate::config::SecretRules>,
+    rendered: &Rendered,
 ) -> Result<Tree, BuildError> {
     Tree::new()
         .with(
             "manifest.json",
-            TreeEntry::file(closure::manifest(host, entries, d, rules), false),
+            TreeEntry::file(
+                closure::manifest(
+                    host,
+                    entries,
+                    d,
+                    &rendered.secret_rules,
+                    &rendered.snapshots,
+                ),
+                false,
+            ),
         )
         .and_then(|t| {
             t.with(
@@ -1020,7 +1029,10 @@ fn closure_tree(
         .and_then(|t| {
             t.with(
                 "activate",
-                TreeEntry::file(closure::activate(host, entries, d), true),
+                TreeEntry::file(
+                    closure::activate(host, entries, d, &rendered.snapshots),
+                    true,
+                ),
             )
         })
         .map_err(|e| BuildError::Name(e.to_string()))

@@ -20,6 +20,20 @@ pub struct Manifest {
     /// Every secret the closure needs (absent in closures without any).
     #[serde(default)]
     pub secrets: Vec<ManifestSecret>,
+    /// The containers a switch snapshots before changing them (absent: none).
+    #[serde(default)]
+    pub snapshots: Option<ManifestSnapshots>,
+}
+
+/// `snapshots` of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ManifestSnapshots {
+    /// The containers.
+    pub vmids: Vec<u32>,
+    /// stoa's snapshots kept per container.
+    pub keep: i64,
+    /// Rolled back when the switch reverts.
+    pub rollback: bool,
 }
 
 /// A secret a closure needs, and how its value is written.

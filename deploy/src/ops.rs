@@ -305,6 +305,8 @@ pub struct NodePlan {
     pub live: Live,
     /// Whether the node holds each probed template.
     pub templates: std::collections::BTreeMap<String, TemplateState>,
+    /// The storages of the node's `storage.cfg`: id -> type (`lvmthin`, `dir`, …).
+    pub storages: std::collections::BTreeMap<String, String>,
 }
 
 /// What the plan asks of a node's Proxmox state (read in the same round trip).
@@ -450,6 +452,10 @@ pub fn node_plan(
         secrets,
         live: status.live,
         templates,
+        storages: find_words(&lines, "storage")
+            .into_iter()
+            .filter_map(|w| Some((w.get(1)?.clone(), w.get(2)?.clone())))
+            .collect(),
     })
 }
 

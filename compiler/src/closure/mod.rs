@@ -141,6 +141,7 @@ pub fn manifest(
     entries: &[Entry],
     deployment: &Deployment,
     rules: &BTreeMap<String, crate::config::SecretRules>,
+    snapshots: &crate::render::Snapshots,
 ) -> String {
     let mut secrets: BTreeMap<&SecretName, BTreeSet<Form>> = BTreeMap::new();
     for e in entries {
@@ -186,6 +187,9 @@ pub fn manifest(
             "confirm_timeout_s": deployment.confirm_timeout_s,
         },
     });
+    if let (false, Some(o)) = (snapshots.vmids.is_empty(), m.as_object_mut()) {
+        o.insert("snapshots".into(), json!(snapshots));
+    }
     if let (false, Some(o)) = (secrets.is_empty(), m.as_object_mut()) {
         let list: Vec<Value> = secrets
             .iter()
@@ -257,9 +261,23 @@ fn commands(e: &Entry, apply: &[ApplyAction]) -> String {
 }
 
 /// The `activate` script of a closure.
-pub fn activate(host: &str, entries: &[Entry], deployment: &Deployment) -> String {
+pub fn activate(
+    host: &str,
+    entries: &[Entry],
+    deployment: &Deployment,
+    snapshots: &crate::render::Snapshots,
+) -> String {
     let mut s = ACTIVATE_HEAD.replace("LOCK_WAIT_S", &deployment.container_lock_wait_s.to_string());
     s.push_str(&format!("# host: {host}\n"));
+    if !snapshots.vmids.is_empty() {
+        let ids: Vec<String> = snapshots.vmids.iter().map(u32::to_string).collect();
+        s.push_str(&format!(
+            "SNAP=' {} '\nSNAP_KEEP={}\nSNAP_ROLLBACK={}\n",
+            ids.join(" "),
+            snapshots.keep.max(1),
+            u8::from(snapshots.rollback)
+        ));
+    }
     // Container configs, filled container files, container files (queued,
     // then sent with one `pct exec` per container by `ct_flush`), the
     // `on_change` commands of container files, host files, network.

@@ -69,7 +69,7 @@ impl Node {
         std::fs::write(dir.join("artifacts.tsv"), artifacts_tsv(&entries)).unwrap();
         std::fs::write(
             dir.join("activate"),
-            activate("web1", &entries, &Default::default()),
+            activate("web1", &entries, &Default::default(), &Default::default()),
         )
         .unwrap();
         std::fs::set_permissions(dir.join("activate"), std::fs::Permissions::from_mode(0o755))

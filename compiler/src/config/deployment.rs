@@ -38,6 +38,16 @@ pub struct Deployment {
     /// `deployment.host_key`: pinned `SHA256:...` host key fingerprint.
     #[serde(default)]
     pub host_key: Option<String>,
+    /// `deployment.snapshots`: snapshot containers before changing them (default false).
+    #[serde(default)]
+    pub snapshots: bool,
+    /// `deployment.snapshot_keep`: stoa's snapshots kept per container (default 3).
+    #[serde(default = "default_keep")]
+    pub snapshot_keep: i64,
+    /// `deployment.snapshot_rollback`: roll snapshotted containers back on a revert
+    /// (default true).
+    #[serde(default = "yes")]
+    pub snapshot_rollback: bool,
 }
 
 impl Default for Deployment {
@@ -52,6 +62,9 @@ impl Default for Deployment {
             confirm_timeout_s: default_confirm(),
             container_lock_wait_s: default_lock_wait(),
             host_key: None,
+            snapshots: false,
+            snapshot_keep: default_keep(),
+            snapshot_rollback: true,
         }
     }
 }
@@ -69,6 +82,9 @@ pub struct HealthCheck {
     pub timeout_s: i64,
 }
 
+fn default_keep() -> i64 {
+    3
+}
 fn default_port() -> u16 {
     22
 }

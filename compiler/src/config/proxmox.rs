@@ -137,6 +137,9 @@ pub struct Container {
     /// `protection` (default false).
     #[serde(default)]
     pub protection: bool,
+    /// `snapshot`: snapshot it before a switch changes it (default: `deployment.snapshots`).
+    #[serde(default)]
+    pub snapshot: Option<bool>,
     /// `unprivileged` (default true; fixed at creation).
     #[serde(default = "yes")]
     pub unprivileged: bool,

@@ -138,6 +138,38 @@ pub struct Rendered {
     pub warnings: Vec<RenderWarning>,
     /// `secrets."<name>"` of the host, for the manifest's list of the secrets it needs.
     pub secret_rules: BTreeMap<String, crate::config::SecretRules>,
+    /// The containers a switch snapshots before changing them.
+    pub snapshots: Snapshots,
+}
+
+/// `deployment.snapshots` and `proxmox.containers.<name>.snapshot`, resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Snapshots {
+    /// The containers snapshotted before a switch changes them.
+    pub vmids: Vec<u32>,
+    /// stoa's snapshots kept per container.
+    pub keep: i64,
+    /// Roll them back when the switch reverts.
+    pub rollback: bool,
+}
+
+impl Snapshots {
+    /// Of a host's configuration.
+    pub fn of(config: &HostConfig) -> Snapshots {
+        let mut vmids: Vec<u32> = config
+            .proxmox
+            .containers
+            .values()
+            .filter(|c| c.snapshot.unwrap_or(config.deployment.snapshots))
+            .map(|c| c.vmid.get())
+            .collect();
+        vmids.sort_unstable();
+        Snapshots {
+            vmids,
+            keep: config.deployment.snapshot_keep,
+            rollback: config.deployment.snapshot_rollback,
+        }
+    }
 }
 
 /// Checks `config` and renders every artifact of host `host`.
@@ -198,6 +230,7 @@ pub fn render_host(host: &HostName, config: &HostConfig) -> Result<Rendered, Vec
             artifacts,
             warnings: diag.warnings,
             secret_rules: config.secrets.clone(),
+            snapshots: Snapshots::of(config),
         })
     } else {
         Err(diag.errors)

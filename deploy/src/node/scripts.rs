@@ -39,9 +39,11 @@ flip_to() {
 run_activate() { # MODE CLOSURE PREV_CLOSURE LOG [SECRETS_DIR [PREV_SECRETS_DIR]]
   if [ -n "$3" ]; then
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" STOA_RESTORE="${RESTORE:-}" \
+      STOA_GENERATION="${GEN:-}" STOA_SNAPSHOTS="${SNAPS:-}" \
       STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
   else
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" STOA_RESTORE="${RESTORE:-}" \
+      STOA_GENERATION="${GEN:-}" STOA_SNAPSHOTS="${SNAPS:-}" \
       STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
   fi
 }
@@ -209,6 +211,16 @@ pending_is() { [ -d "$D" ] && [ "$(cat "$D/id" 2>/dev/null)" = "$1" ]; }
 revert_pending() {
   from=$(cat "$D/from"); to=$(cat "$D/to")
   flip_to "$from"
+  # The containers the activation snapshotted go back to their snapshots first (their
+  # disks and configs as they were), then the files converge as below.
+  if [ -e "$D/started" ] && [ -f "$D/snapshots" ]; then
+    while read -r sv sn sr sb; do
+      [ "$sb" = 1 ] || continue
+      if [ "$sr" = 1 ]; then set -- --start 1; else set --; fi
+      if pct rollback "$sv" "$sn" "$@" </dev/null >>"$D/revert.log" 2>&1; then say "snapshot-rollback $sv $sn"
+      else say "snapshot-rollback-failed $sv $sn"; fi
+    done < "$D/snapshots"
+  fi
   if [ -e "$D/started" ] && [ -n "$from" ]; then
     # The revert may destroy exactly the containers the failed activation created.
     ALLOW=$(awk '$1 == "stoa:" && $2 == "created" { print $3 }' "$D/activate.log" 2>/dev/null | tr '\n' ' ')
@@ -400,6 +412,7 @@ ALLOW="$*"
 step_lock
 pending_is "$ID" || die "activate: no pending activation $ID"
 RESTORE="$D/restore"; cat > "$RESTORE"
+GEN=$(cat "$D/to"); SNAPS="$D/snapshots"
 trap '' HUP PIPE
 from=$(cat "$D/from"); to=$(cat "$D/to")
 new=$(closure_of "$to"); prev=""
@@ -488,6 +501,7 @@ cur=$(current_gen); c=''
 if [ -n "$cur" ]; then c=$(closure_of "$cur"); fi
 # shellcheck disable=SC2086 # VMIDs, one word each
 live_read "$c" $vms
+awk '/^[a-z0-9]+: / { t = $1; sub(/:$/, "", t); print "stoa: storage " $2 " " t }' "$R/etc/pve/storage.cfg" 2>/dev/null || true
 if [ -d "$D" ]; then say "pending $(cat "$D/to" 2>/dev/null || echo -)"; fi
 if [ -e "$S/dirty" ]; then say dirty; fi
 # Whether the node wants a reboot: Debian's flag file, or a newer kernel installed than the

@@ -202,6 +202,49 @@ ct_verify() { # VMID CONF WANT WAS
 $_vo
 VERIFY
 }
+# Snapshots (SNAP: the containers this generation snapshots, set after the
+# head; STOA_GENERATION: the generation activated, set by the node's
+# `activate` step only, so a revert or an undo takes none): before the first
+# change to a container in this activation, `pct snapshot VMID
+# stoa_g<N>_<time>` when its root disk's storage can snapshot, after deleting
+# the oldest of stoa's beyond SNAP_KEEP - 1. Each is recorded in
+# STOA_SNAPSHOTS (`VMID NAME RUNNING ROLLBACK`) for the revert.
+snapped=' '
+ct_can_snapshot() { # CONF
+  _cs=$(awk '/^\[/ { exit } /^rootfs: / { v = substr($0, 9); sub(/:.*/, "", v); print v; exit }' "$1") || return 1
+  _ct=$(awk -v s="$_cs" '$1 ~ /:$/ && $2 == s { t = $1; sub(/:$/, "", t); print t; exit }' "$R/etc/pve/storage.cfg" 2>/dev/null) || return 1
+  case $_ct in lvmthin | zfspool | rbd | btrfs) return 0 ;; *) return 1 ;; esac
+}
+ct_snapshot() { # KEY VMID
+  case ${SNAP:-} in *" $2 "*) ;; *) return 0 ;; esac
+  [ -n "${STOA_GENERATION:-}" ] || [ "$mode" = dry ] || return 0
+  case $snapped$created in *" $2 "*) return 0 ;; esac
+  snapped="$snapped$2 "
+  _sc=$R/etc/pve/lxc/$2.conf
+  [ -f "$_sc" ] || return 0
+  if ! ct_can_snapshot "$_sc"; then
+    echo "stoa: container $2: its root disk's storage cannot snapshot; changed without a snapshot"
+    return 0
+  fi
+  _sn="stoa_g${STOA_GENERATION:-N}_$(date +%s)"
+  _old=$(awk '/^\[stoa_g[0-9]+_[0-9]+\]$/ { print substr($0, 2, length($0) - 2) }' "$_sc" | sort -t _ -k 3,3n | head -n "-$((SNAP_KEEP - 1))")
+  for _o in $_old; do
+    step "apply $1 delsnapshot"
+    run pct delsnapshot "$2" "$_o"
+  done
+  step "apply $1 snapshot"
+  if [ "$mode" = dry ]; then
+    echo "stoa: would run pct snapshot $2 $_sn"
+    return 0
+  fi
+  if pct snapshot "$2" "$_sn" </dev/null; then
+    _sr=0; if ct_running "$2"; then _sr=1; fi
+    printf '%s %s %s %s\n' "$2" "$_sn" "$_sr" "${SNAP_ROLLBACK:-1}" >>"${STOA_SNAPSHOTS:-/dev/null}"
+    echo "stoa: snapshot $2 $_sn"
+  else
+    echo "stoa: container $2: pct snapshot failed; changed without a snapshot"
+  fi
+}
 # Brings container VMID's config (CONF) to WANT, WAS being what stoa owned.
 ct_reconcile() { # KEY VMID CONF WANT WAS
   _rk=$1 _rv=$2 _rc=$3 _rw=$4 _rp=$5
@@ -219,6 +262,7 @@ ct_reconcile() { # KEY VMID CONF WANT WAS
       _rf=$(printf '%s\n' "$_ro" | awk -F '\t' '$1 == "fail" { print $2; exit }')
       die "container $_rv: $_rf" ;;
   esac
+  ct_snapshot "$_rk" "$_rv"
   set -- pct set "$_rv"
   _rd='' _rz='' _re=no _rr=no
   while IFS="$TAB" read -r _op _k _v; do

@@ -139,6 +139,7 @@ ct_up_argv() { # PROJECT FILE SERVICES
   fi
 }
 ct_send() { # VMID
+  ct_snapshot "container $1" "$1"
   _xd=$STG/$1
   cat -- "$_xd/u1" "$_xd/u2" >"$_xd/u" && cat -- "$_xd/uk1" "$_xd/uk2" >"$_xd/uk" \
     || die "cannot write $_xd/u"
