@@ -209,6 +209,23 @@ pub fn unlock_all(
         }
     }
     if problems > 0 {
+        // Those with a generator can be made at once.
+        let can: std::collections::BTreeSet<&str> = manifests
+            .iter()
+            .flat_map(|m| m.secrets.iter())
+            .filter(|s| {
+                !SecretName::new(&s.name).is_ok_and(|n| vault.contains(&n))
+                    && s.rules.as_ref().is_some_and(|r| r.generate.is_some())
+            })
+            .map(|s| s.name.as_str())
+            .collect();
+        if !can.is_empty() {
+            ui.status(&format!(
+                "{} of them can be made for you: run `stoa secrets generate` ({}), then switch again",
+                can.len(),
+                can.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
         return Err(CliError::Problems(problems));
     }
     let ids = identities(identity)?;

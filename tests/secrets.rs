@@ -674,6 +674,7 @@ fn secret_rules_refuse_bad_values_and_generate_makes_the_missing_ones() {
     let rules = r#"    secrets: #{
       "app/db-password": #{ min_length: 50, one_line: true },
       "app/api-token": #{ min_length: 40, one_line: true, generate: #{ length: 64, alphabet: "hex" } },
+      "app/deploy-key": #{ generate: #{ kind: "ssh-ed25519" } },
     },
 "#;
     let host = HOST.replacen("    networking:", &format!("{rules}    networking:"), 1);
@@ -709,6 +710,14 @@ fn secret_rules_refuse_bad_values_and_generate_makes_the_missing_ones() {
 
     // generate: the missing one with a generator is made; the others are left alone.
     std::fs::remove_file(p.root().join("secrets/app/api-token.age")).unwrap();
+    let missing = switch(&p, &node, &id).0;
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(
+        text(&missing)
+            .contains("1 of them can be made for you: run `stoa secrets generate` (app/api-token)"),
+        "{}",
+        text(&missing)
+    );
     let tls = std::fs::read(p.root().join("secrets/app/tls-key.age")).unwrap();
     let gen = p.stoa(&["secrets", "generate"]);
     assert!(gen.status.success(), "{}", text(&gen));
@@ -717,6 +726,12 @@ fn secret_rules_refuse_bad_values_and_generate_makes_the_missing_ones() {
         "{}",
         text(&gen)
     );
+    assert!(
+        text(&gen).contains("generated app/deploy-key (an ssh-ed25519 key; its public key is app/deploy-key.pub):\nssh-ed25519 AAAA"),
+        "{}",
+        text(&gen)
+    );
+    assert!(p.root().join("secrets/app/deploy-key.pub.age").is_file());
     assert_eq!(
         std::fs::read(p.root().join("secrets/app/tls-key.age")).unwrap(),
         tls

@@ -470,8 +470,32 @@ fn generate(ui: &Ui, project: &Project, vault: &Vault, only: &[String]) -> Resul
         let Some(first) = rules.first().map(|(_, r)| r) else {
             continue;
         };
-        if first.generate.is_none() {
+        let Some(generator) = &first.generate else {
             no_generator.push(name.clone());
+            continue;
+        };
+        if generator.kind == stoa_compiler::config::GenKind::SshEd25519 {
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            getrandom::fill(seed.as_mut()).map_err(|e| {
+                CliError::Report(format!("no random bytes from the operating system: {e}"))
+            })?;
+            let (private, public) = stoa_deploy::keys::ed25519_from_seed(&seed, name)
+                .map_err(|e| CliError::Report(format!("{name}: cannot make a key: {e}")))?;
+            let value = SecretValue::new(private.as_bytes().to_vec());
+            store(ui, project, vault, &sn, &value)?;
+            let pub_name = name_of(&format!("{name}.pub"))?;
+            store(
+                ui,
+                project,
+                vault,
+                &pub_name,
+                &SecretValue::new(format!("{public}\n").into_bytes()),
+            )?;
+            ui.out(&format!(
+                "generated {name} (an ssh-ed25519 key; its public key is {pub_name}):"
+            ));
+            ui.out(&public);
+            made += 1;
             continue;
         }
         let mut pool = [0u8; 256];

@@ -19,6 +19,7 @@ mod activation;
 pub mod closure;
 mod error;
 pub mod events;
+pub mod keys;
 pub mod live;
 pub mod node;
 mod ops;

@@ -28,7 +28,7 @@ pub use proxmox::{
     Arch, BackupServer, Cmode, ComposeProject, Container, Datastore, Device, Features, LxcEntry,
     Mount, NetDevice, NetIp, NetIp6, OsType, PbsAcl, PbsUser, Proxmox, RootFs, Startup,
 };
-pub use secret_rules::{GenAlphabet, Generator, SecretRules};
+pub use secret_rules::{GenAlphabet, GenKind, Generator, SecretRules};
 
 use std::collections::BTreeMap;
 

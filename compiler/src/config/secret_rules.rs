@@ -29,11 +29,30 @@ pub struct SecretRules {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generator {
-    /// Characters to generate.
+    /// What is made.
+    #[serde(default)]
+    pub kind: GenKind,
+    /// Characters to generate (`random`).
+    #[serde(default = "default_length")]
     pub length: u64,
     /// From which characters.
     #[serde(default)]
     pub alphabet: GenAlphabet,
+}
+
+fn default_length() -> u64 {
+    32
+}
+
+/// What a generator makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GenKind {
+    /// Random characters.
+    #[default]
+    Random,
+    /// An SSH Ed25519 key pair (OpenSSH format).
+    SshEd25519,
 }
 
 /// The characters a generator draws from.
@@ -95,6 +114,11 @@ impl SecretRules {
     /// Why the generator cannot make a value these rules accept (`None`: it can).
     pub fn generator_problem(&self) -> Option<String> {
         let g = self.generate.as_ref()?;
+        if g.kind == GenKind::SshEd25519 {
+            return (self.one_line || self.alphabet.is_some()).then(|| {
+                "an ssh-ed25519 key is several lines of base64 and dashes: no one_line or alphabet".into()
+            });
+        }
         if self.min_length.is_some_and(|m| g.length < m) {
             return Some(format!(
                 "generate.length = {} is below min_length",
@@ -156,6 +180,7 @@ mod tests {
             min_length: Some(50),
             one_line: true,
             generate: Some(Generator {
+                kind: GenKind::Random,
                 length: 64,
                 alphabet: GenAlphabet::Alnum,
             }),
