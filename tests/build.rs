@@ -1041,3 +1041,55 @@ fn verify_repair_says_why_it_cannot_re_create_a_path_no_build_makes_any_more() {
         text(&r)
     );
 }
+
+#[test]
+fn a_clusters_members_must_declare_its_files_alike_and_agree_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let member = |name: &str, members: &str, jobs: &str| {
+        format!(
+            "#{{ config: #{{ networking: #{{ hostname: \"{name}\" }}, \
+             proxmox: #{{ cluster: #{{ name: \"c1\", members: [{members}] }} }}, \
+             files: #{{ \"/etc/pve/jobs.cfg\": #{{ text: \"{jobs}\", merge: \"section-config\" }}, \
+             \"/etc/pve/nodes/{name}/config\": #{{ text: \"{name}\\n\" }} }} }} }}\n"
+        )
+    };
+    let all = "\"m1\", \"m2\", \"m3\"";
+    let job = "vzdump: nightly\\n\\tschedule 02:30\\n\\tall 1\\n";
+    let other = "vzdump: nightly\\n\\tschedule 04:00\\n\\tall 1\\n";
+    write(
+        dir.path(),
+        &[
+            ("stoa.toml", "[project]\n"),
+            ("hosts/m1.rhai", &member("m1", all, job)),
+            ("hosts/m2.rhai", &member("m2", all, job)),
+            ("hosts/m3.rhai", &member("m3", all, job)),
+            // A standalone host may declare its own jobs.cfg: it shares nothing.
+            ("hosts/solo.rhai", "#{ config: #{ networking: #{ hostname: \"solo\" }, files: #{ \"/etc/pve/jobs.cfg\": #{ text: \"vzdump: x\\n\\tall 1\\n\", merge: \"section-config\" } } } }\n"),
+        ],
+    );
+    let ok = stoa(dir.path(), &["check"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    // Each member's own files (under nodes/<node>) may differ; the cluster's may not.
+    write(dir.path(), &[("hosts/m3.rhai", &member("m3", all, other))]);
+    let bad = stoa(dir.path(), &["check"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let t = text(&bad);
+    assert!(t.contains("stoa::compiler::cross_host"), "{t}");
+    assert!(
+        t.contains("cluster c1: its members declare /etc/pve/jobs.cfg differently (m1, m2, m3)"),
+        "{t}"
+    );
+    assert!(t.contains("hosts/m3.rhai"), "names the file: {t}");
+    // Members that disagree on the members.
+    write(
+        dir.path(),
+        &[("hosts/m3.rhai", &member("m3", "\"m1\", \"m3\"", job))],
+    );
+    let bad = stoa(dir.path(), &["check"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("cluster c1: its members list different members"),
+        "{}",
+        text(&bad)
+    );
+}

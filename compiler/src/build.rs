@@ -485,17 +485,18 @@ pub fn analyse(req: &Request, store: Option<&Store>) -> Analysis {
         problems.push(BuildProblem {
             code: "stoa::compiler::cross_host".into(),
             hosts: c.uses.iter().map(|u| u.host.clone()).collect(),
-            message: format!(
-                "{} {} is used more than once: {}",
-                c.what,
-                c.value,
-                names.join(", ")
-            ),
+            message: c.message.clone().unwrap_or_else(|| {
+                format!(
+                    "{} {} is used more than once: {}",
+                    c.what,
+                    c.value,
+                    names.join(", ")
+                )
+            }),
             labels,
-            help: Some(format!(
-                "each {} must be unique across the whole inventory",
-                c.what
-            )),
+            help: Some(c.help.clone().unwrap_or_else(|| {
+                format!("each {} must be unique across the whole inventory", c.what)
+            })),
             warning: false,
         });
     }

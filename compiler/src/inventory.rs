@@ -25,6 +25,10 @@ pub struct Clash {
     pub value: String,
     /// Every use, in host order.
     pub uses: Vec<Use>,
+    /// What is wrong, when it is not a value used twice (then: `what value` and the uses).
+    pub message: Option<String>,
+    /// What to do, in that case.
+    pub help: Option<String>,
 }
 
 /// Runs the cross-host checks over every host with a typed configuration.
@@ -85,8 +89,115 @@ pub fn check(hosts: &[(String, &HostConfig)]) -> Vec<Clash> {
     for (what, map) in [("VMID", vmids), ("IP address", ips), ("host name", names)] {
         for (value, uses) in map {
             if uses.len() > 1 {
-                out.push(Clash { what, value, uses });
+                out.push(Clash {
+                    what,
+                    value,
+                    uses,
+                    message: None,
+                    help: None,
+                });
             }
+        }
+    }
+    out.extend(clusters(hosts));
+    out
+}
+
+/// Members of a cluster: every member names the same cluster and members, every member
+/// is a host, and the cluster's files (`/etc/pve` outside `nodes/`) are declared alike by
+/// all members that declare them (one file system for all: else the last switch wins).
+fn clusters(hosts: &[(String, &HostConfig)]) -> Vec<Clash> {
+    let mut out = Vec::new();
+    let mut by_name: BTreeMap<&str, Vec<(&str, &HostConfig)>> = BTreeMap::new();
+    for (host, cfg) in hosts {
+        if let Some(c) = &cfg.proxmox.cluster {
+            by_name
+                .entry(c.name.as_str())
+                .or_default()
+                .push((host, cfg));
+        }
+    }
+    let use_at = |host: &str, path: &str| Use {
+        host: host.to_owned(),
+        path: path.to_owned(),
+    };
+    for (name, members) in by_name {
+        let declared: Vec<&Vec<String>> = members
+            .iter()
+            .filter_map(|(_, c)| c.proxmox.cluster.as_ref().map(|c| &c.members))
+            .collect();
+        let first = declared.first().copied().cloned().unwrap_or_default();
+        let disagree = declared.iter().any(|m| **m != first);
+        let outside: Vec<&str> = members
+            .iter()
+            .filter(|(h, _)| !first.iter().any(|m| m == h))
+            .map(|(h, _)| *h)
+            .collect();
+        let unknown: Vec<&String> = first
+            .iter()
+            .filter(|m| !hosts.iter().any(|(h, _)| h == *m))
+            .collect();
+        if disagree || !outside.is_empty() || !unknown.is_empty() {
+            let why = if disagree {
+                "its members list different members".to_owned()
+            } else if !outside.is_empty() {
+                format!(
+                    "{} name it but are not among its members",
+                    outside.join(", ")
+                )
+            } else {
+                format!(
+                    "{} are not hosts of the inventory",
+                    unknown
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            out.push(Clash {
+                what: "cluster",
+                value: name.to_owned(),
+                uses: members
+                    .iter()
+                    .map(|(h, _)| use_at(h, "proxmox.cluster"))
+                    .collect(),
+                message: Some(format!("cluster {name}: {why}")),
+                help: Some(
+                    "declare `proxmox.cluster` once, in a module every member imports".into(),
+                ),
+            });
+        }
+        let mut files: BTreeMap<&str, Vec<(&str, &crate::config::FileEntry)>> = BTreeMap::new();
+        for (h, cfg) in &members {
+            for (path, f) in &cfg.files {
+                if crate::config::Cluster::owns(path) {
+                    files.entry(path.as_str()).or_default().push((h, f));
+                }
+            }
+        }
+        for (path, decls) in files {
+            let Some((_, one)) = decls.first() else {
+                continue;
+            };
+            if decls.iter().all(|(_, f)| f == one) {
+                continue;
+            }
+            out.push(Clash {
+                what: "cluster-wide file",
+                value: path.to_owned(),
+                uses: decls
+                    .iter()
+                    .map(|(h, _)| use_at(h, &format!("files.{}", quoted(path))))
+                    .collect(),
+                message: Some(format!(
+                    "cluster {name}: its members declare {path} differently ({}); `/etc/pve` is one file system for the whole cluster",
+                    decls.iter().map(|(h, _)| *h).collect::<Vec<_>>().join(", ")
+                )),
+                help: Some(
+                    "declare the cluster's files in a module every member imports, alike".into(),
+                ),
+            });
         }
     }
     out

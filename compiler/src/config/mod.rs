@@ -25,8 +25,8 @@ pub use files::{FileEntry, FileMerge};
 pub use machine::{Gpu, Machine};
 pub use networking::{Bridge, InetMethod, Interface, Networking, Vlan};
 pub use proxmox::{
-    Arch, BackupServer, Cmode, ComposeProject, Container, Datastore, Device, Features, LxcEntry,
-    Mount, NetDevice, NetIp, NetIp6, OsType, PbsAcl, PbsUser, Proxmox, RootFs, Startup,
+    Arch, BackupServer, Cluster, Cmode, ComposeProject, Container, Datastore, Device, Features,
+    LxcEntry, Mount, NetDevice, NetIp, NetIp6, OsType, PbsAcl, PbsUser, Proxmox, RootFs, Startup,
 };
 pub use secret_rules::{GenAlphabet, GenKind, Generator, SecretRules};
 

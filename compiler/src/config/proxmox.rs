@@ -17,12 +17,38 @@ pub use super::lxc_net::{NetDevice, NetIp, NetIp6};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proxmox {
+    /// `proxmox.cluster`: the cluster this node is a member of.
+    #[serde(default)]
+    pub cluster: Option<Cluster>,
     /// `proxmox.containers.<name>`: LXC containers on this node.
     #[serde(default)]
     pub containers: BTreeMap<String, Container>,
     /// `proxmox.backup_server`: this node as a Proxmox Backup Server.
     #[serde(default)]
     pub backup_server: BackupServer,
+}
+
+/// `proxmox.cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Its name.
+    pub name: String,
+    /// Its member hosts.
+    pub members: Vec<String>,
+}
+
+impl Cluster {
+    /// Whether `path` (an absolute path on the node) is one of the cluster's files: under
+    /// `/etc/pve` but outside what belongs to one node (`nodes/`, and the links `local`,
+    /// `lxc`, `qemu-server`, `openvz` into `nodes/<this node>/`).
+    pub fn owns(path: &str) -> bool {
+        let Some(rest) = path.strip_prefix("/etc/pve/") else {
+            return false;
+        };
+        let first = rest.split('/').next().unwrap_or_default();
+        !["nodes", "local", "lxc", "qemu-server", "openvz"].contains(&first)
+    }
 }
 
 /// `proxmox.backup_server`.
