@@ -367,3 +367,26 @@ pub fn nodes_of(
     }
     Ok(out)
 }
+
+/// `proxmox.cluster.name` of a host's configuration.
+pub fn cluster_of(config: &Value) -> Option<String> {
+    config
+        .pointer("/proxmox/cluster/name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The cluster of each host (evaluating the project; cached), in order.
+pub fn clusters(
+    ui: &Ui,
+    project: &Project,
+    hosts: &[String],
+) -> Result<Vec<Option<String>>, CliError> {
+    let analysis = analyse(ui, project, hosts, None)?;
+    fail_on(analysis.errors())?;
+    let configs = analysis.configs_of(hosts)?;
+    Ok(hosts
+        .iter()
+        .map(|h| configs.get(h).and_then(cluster_of))
+        .collect())
+}

@@ -208,9 +208,20 @@ pub fn rollback(
         crate::whoami::machine()
     );
     let failpoint = crate::nodes::failpoint()?;
+    let names: Vec<String> = nodes.iter().map(|(h, _, _)| h.clone()).collect();
+    let clusters = crate::nodes::clusters(ui, &project, &names)?;
     let results = par_map(&work, parallel, |(i, n)| {
         let (_, node, d) = &nodes[*i];
+        // Of the members of a cluster that go back, the first writes the cluster's files.
+        let cluster = clusters.get(*i).cloned().flatten().map(|c| {
+            let first = work
+                .iter()
+                .find(|(j, _)| clusters.get(*j).cloned().flatten().as_ref() == Some(&c))
+                .map(|(j, _)| *j);
+            (c, first == Some(*i))
+        });
         let request = stoa_deploy::RollbackRequest {
+            cluster,
             node: node.clone(),
             to: Some(*n),
             safety: Some(crate::nodes::safety(d)),

@@ -77,7 +77,19 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     let host = host.clone();
     let (d, project) = host_deployment(ui, g, &host, &args.node)?;
     let from_project = project.is_some();
+    let cluster = match &project {
+        Some(p) => crate::nodes::clusters(ui, p, std::slice::from_ref(&host))?
+            .pop()
+            .flatten(),
+        None => None,
+    };
+    if let Some(c) = &cluster {
+        ui.status(&format!(
+            "{host} is a member of cluster {c}: its rollback leaves the cluster's files (/etc/pve outside nodes/) as they are; `stoa rollback --release R --on @tag` returns the whole cluster"
+        ));
+    }
     let request = RollbackRequest {
+        cluster: cluster.map(|c| (c, false)),
         node: node_for(project.as_ref(), &host, &d, &args.node)?,
         to: args.to,
         // From the project if there is one, else what the target generation recorded.

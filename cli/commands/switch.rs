@@ -131,6 +131,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             planned_against: None,
             allow_destroy: args.allow_destroy.clone(),
             drift: Some(crate::nodes::drift_check(&store)),
+            cluster: configs.get(host).and_then(crate::nodes::cluster_of),
         });
     }
     if requests.is_empty() {

@@ -1031,7 +1031,13 @@ fn closure_tree(
             t.with(
                 "activate",
                 TreeEntry::file(
-                    closure::activate(host, entries, d, &rendered.snapshots),
+                    closure::activate(
+                        host,
+                        entries,
+                        d,
+                        &rendered.snapshots,
+                        rendered.cluster.is_some(),
+                    ),
                     true,
                 ),
             )

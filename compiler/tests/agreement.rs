@@ -25,7 +25,7 @@ const HOST: &str = r#"#{
       bridges: #{ vmbr0: #{ ports: ["eno1"], address: "192.0.2.2/24", gateway: "192.0.2.1" } },
       vlans: #{ vlan5: #{ id: 5, device: "eno1" } },
     },
-    proxmox: #{ containers: #{ ct: #{
+    proxmox: #{ cluster: #{ name: "c", members: ["probe"] }, containers: #{ ct: #{
       vmid: 200,
       template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
       gpus: [0],

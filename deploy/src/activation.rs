@@ -64,6 +64,7 @@ pub(crate) fn activate(
     fp: Option<Failpoint>,
     allow_destroy: &[u32],
     restore: &[String],
+    writer: bool,
 ) -> Result<Activated, DeployError> {
     let host = session.node.host.clone();
     let ev = |s: &NodeSession<'_>, e: Event| s.progress.event(&host, e);
@@ -140,7 +141,7 @@ pub(crate) fn activate(
 
     ev(session, Event::Step(Step::Activate));
     let activation = session.timeouts.activation;
-    let mut args = vec![id.clone()];
+    let mut args = vec![id.clone(), if writer { "1" } else { "0" }.to_owned()];
     args.extend(allow_destroy.iter().map(u32::to_string));
     let keys: String = restore.iter().map(|k| format!("{k}\n")).collect();
     let out = match session.run_raw(Op::Activate, &args, keys.as_bytes(), activation) {

@@ -179,6 +179,9 @@ pub enum DeployError {
     /// The request itself is unusable.
     #[error("{0}")]
     Request(String),
+    /// A cluster member without quorum: its `/etc/pve` is read-only; nothing was changed.
+    #[error("its cluster has no quorum (/etc/pve is read-only): nothing was changed; bring the other members back (pvecm status)")]
+    NoQuorum,
     /// A rebooted node did not come back as it should.
     #[error("reboot: {0}")]
     Reboot(String),

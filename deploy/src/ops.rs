@@ -120,6 +120,7 @@ pub fn rollback(
         &request.owner,
         &[],
         None,
+        request.cluster.is_some(),
         request.force,
         request.timeouts,
         progress,
@@ -225,6 +226,7 @@ fn rollback_in(
         request.failpoint,
         &request.allow_destroy,
         &outcome.restored,
+        request.cluster.as_ref().is_none_or(|(_, w)| *w),
     )?;
     outcome.action = if Some(target.number) == current {
         Action::Restored
@@ -255,7 +257,7 @@ pub fn node_gc(
     timeouts: Timeouts,
     progress: &dyn Progress,
 ) -> Result<NodeGcReport, DeployError> {
-    let mut session = NodeSession::open(node, owner, &[], None, false, timeouts, progress)?;
+    let mut session = NodeSession::open(node, owner, &[], None, false, false, timeouts, progress)?;
     let result = session.run(
         Step::Lock,
         Op::Gc,

@@ -150,6 +150,9 @@ pub struct SwitchRequest {
     /// Reads the node's live state in the session and restores what drifted (a switch of
     /// the closure the node already runs then converges it); `None`: no live read.
     pub drift: Option<DriftCheck>,
+    /// The Proxmox VE cluster the node is a member of: the switch refuses without quorum,
+    /// and of the members switched together one writes the cluster's files.
+    pub cluster: Option<String>,
 }
 
 /// `rollback [--to N]`.
@@ -173,6 +176,9 @@ pub struct RollbackRequest {
     pub allow_destroy: Vec<u32>,
     /// Restores what drifted from the target generation (read after it is chosen).
     pub drift: Option<DriftCheck>,
+    /// The node's cluster (refused without quorum), and whether this rollback writes the
+    /// cluster's files (one member of a fleet rollback does; a lone member's does not).
+    pub cluster: Option<(String, bool)>,
 }
 
 /// What happened on a node.

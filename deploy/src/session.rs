@@ -85,11 +85,13 @@ impl<'p> NodeSession<'p> {
     /// Connects, takes the lock, resolves an interrupted activation, and asks which of
     /// `query` the node lacks; with `live`, also the live state of the current
     /// generation's placements and of the containers `live` names.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         node: &Node,
         owner: &str,
         query: &[StorePath],
         live: Option<&[u32]>,
+        quorum: bool,
         force: bool,
         timeouts: Timeouts,
         progress: &'p dyn Progress,
@@ -102,6 +104,7 @@ impl<'p> NodeSession<'p> {
             timeouts.lock_wait.as_secs().to_string(),
             if force { "1" } else { "0" }.to_owned(),
             if live.is_some() { "1" } else { "0" }.to_owned(),
+            if quorum { "1" } else { "0" }.to_owned(),
         ];
         args.extend(query.iter().map(ToString::to_string));
         args.extend(live.unwrap_or_default().iter().map(|v| format!("ct:{v}")));
@@ -153,6 +156,7 @@ impl<'p> NodeSession<'p> {
                     });
                 }
                 Some("dirty") => session.dirty = true,
+                Some("no-quorum") => return Err(DeployError::NoQuorum),
                 Some("secret") if words.len() == 3 => {
                     session
                         .secret_digests

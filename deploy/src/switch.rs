@@ -21,7 +21,7 @@ pub fn switch(
     progress: &dyn Progress,
 ) -> Result<Outcome, DeployError> {
     let (closure, session) = open(store, request, progress)?;
-    finish(store, request, closure, session)
+    finish(store, request, closure, session, true)
 }
 
 fn open<'p>(
@@ -40,6 +40,7 @@ fn open<'p>(
         &owner,
         &closure.paths,
         request.drift.as_ref().map(|_| vmids.as_slice()),
+        request.cluster.is_some(),
         request.force,
         request.timeouts,
         progress,
@@ -52,8 +53,9 @@ fn finish(
     request: &SwitchRequest,
     closure: LocalClosure,
     mut session: NodeSession<'_>,
+    writer: bool,
 ) -> Result<Outcome, DeployError> {
-    let result = run(store, request, &closure, &mut session);
+    let result = run(store, request, &closure, &mut session, writer);
     let closed = session.close();
     let outcome = result?;
     closed?;
@@ -65,6 +67,7 @@ fn run(
     request: &SwitchRequest,
     closure: &LocalClosure,
     session: &mut NodeSession<'_>,
+    writer: bool,
 ) -> Result<Outcome, DeployError> {
     let host = request.node.host.clone();
     let name = closure.toplevel.to_string();
@@ -204,6 +207,7 @@ fn run(
         request.failpoint,
         &request.allow_destroy,
         &outcome.restored,
+        writer,
     )?;
     outcome.action = if converge {
         Action::Restored
@@ -302,7 +306,14 @@ pub fn switch_many(
     bounded(&work, parallel, |(i, slot)| {
         let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let res = match taken {
-            Some((closure, session)) => finish(store, &requests[*i], closure, session),
+            Some((closure, session)) => {
+                // Of the members of a cluster switched together, the first writes the
+                // cluster's files (the others' are alike: `stoa check`).
+                let writer = requests[*i].cluster.as_ref().is_none_or(|c| {
+                    requests.iter().position(|r| r.cluster.as_ref() == Some(c)) == Some(*i)
+                });
+                finish(store, &requests[*i], closure, session, writer)
+            }
             None => Err(DeployError::NotStarted("session lost".into())),
         };
         done(progress, &requests[*i], &res);

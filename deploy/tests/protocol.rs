@@ -275,6 +275,7 @@ fn rollback_to_first_of_three_generations() {
         failpoint: None,
         allow_destroy: Vec::new(),
         drift: None,
+        cluster: None,
     };
     n.clear_calls();
     let out = stoa_deploy::rollback(&req, &Silent).unwrap();

@@ -266,9 +266,13 @@ pub fn activate(
     entries: &[Entry],
     deployment: &Deployment,
     snapshots: &crate::render::Snapshots,
+    cluster: bool,
 ) -> String {
     let mut s = ACTIVATE_HEAD.replace("LOCK_WAIT_S", &deployment.container_lock_wait_s.to_string());
     s.push_str(&format!("# host: {host}\n"));
+    if cluster {
+        s.push_str("CLUSTER=1\n");
+    }
     if !snapshots.vmids.is_empty() {
         let ids: Vec<String> = snapshots.vmids.iter().map(u32::to_string).collect();
         s.push_str(&format!(
@@ -285,13 +289,25 @@ pub fn activate(
     for (n, e) in entries.iter().enumerate() {
         let a = e.artifact;
         let (k, sp) = (sh_quote(&e.key()), sh_quote(&e.store_name));
+        // A cluster's file is written by one member of those switched together.
+        let theirs = cluster
+            && matches!(&a.placement, Placement::HostFile { path } if crate::config::Cluster::owns(path.as_str()));
+        let guard_word = if theirs {
+            format!("if cluster_writer {k} && changed ")
+        } else {
+            "if changed ".to_owned()
+        };
         if let Some(fill) = &a.fill {
             let (phase, block, later) = filled_block(n, e, fill);
+            let block = match block.strip_prefix("if changed ") {
+                Some(rest) if theirs => format!("{guard_word}{rest}"),
+                _ => block,
+            };
             phases[phase].push(block);
             phases[3].extend(later);
             continue;
         }
-        let guard = format!("if changed {k} {sp}; then\n");
+        let guard = format!("{guard_word}{k} {sp}; then\n");
         match (&a.placement, a.apply.first()) {
             (Placement::HostFile { .. }, Some(ApplyAction::ContainerConfig { vmid, create })) => {
                 let mut block = guard;

@@ -69,7 +69,13 @@ impl Node {
         std::fs::write(dir.join("artifacts.tsv"), artifacts_tsv(&entries)).unwrap();
         std::fs::write(
             dir.join("activate"),
-            activate("web1", &entries, &Default::default(), &Default::default()),
+            activate(
+                "web1",
+                &entries,
+                &Default::default(),
+                &Default::default(),
+                false,
+            ),
         )
         .unwrap();
         std::fs::set_permissions(dir.join("activate"), std::fs::Permissions::from_mode(0o755))

@@ -140,6 +140,9 @@ pub struct Rendered {
     pub secret_rules: BTreeMap<String, crate::config::SecretRules>,
     /// The containers a switch snapshots before changing them.
     pub snapshots: Snapshots,
+    /// The cluster the host is a member of (its `/etc/pve` files outside `nodes/` are the
+    /// cluster's).
+    pub cluster: Option<String>,
 }
 
 /// `deployment.snapshots` and `proxmox.containers.<name>.snapshot`, resolved.
@@ -231,6 +234,7 @@ pub fn render_host(host: &HostName, config: &HostConfig) -> Result<Rendered, Vec
             warnings: diag.warnings,
             secret_rules: config.secrets.clone(),
             snapshots: Snapshots::of(config),
+            cluster: config.proxmox.cluster.as_ref().map(|c| c.name.clone()),
         })
     } else {
         Err(diag.errors)

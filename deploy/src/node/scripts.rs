@@ -39,11 +39,11 @@ flip_to() {
 run_activate() { # MODE CLOSURE PREV_CLOSURE LOG [SECRETS_DIR [PREV_SECRETS_DIR]]
   if [ -n "$3" ]; then
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" STOA_RESTORE="${RESTORE:-}" \
-      STOA_GENERATION="${GEN:-}" STOA_SNAPSHOTS="${SNAPS:-}" \
+      STOA_GENERATION="${GEN:-}" STOA_SNAPSHOTS="${SNAPS:-}" STOA_CLUSTER_WRITER="${WRITER:-1}" \
       STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" "$ST/$3" >"$4" 2>&1 8>&- 9>&-
   else
     STOA_ROOT="${R:-/}" STOA_STORE="$ST" STOA_SECRETS="${5:-}" STOA_SECRETS_PREV="${6:-}" STOA_RESTORE="${RESTORE:-}" \
-      STOA_GENERATION="${GEN:-}" STOA_SNAPSHOTS="${SNAPS:-}" \
+      STOA_GENERATION="${GEN:-}" STOA_SNAPSHOTS="${SNAPS:-}" STOA_CLUSTER_WRITER="${WRITER:-1}" \
       STOA_BACKUP="${BK:-}" STOA_ALLOW_DESTROY="${ALLOW:-}" "$ST/$2/activate" "$1" >"$4" 2>&1 8>&- 9>&-
   fi
 }
@@ -210,6 +210,7 @@ pending_is() { [ -d "$D" ] && [ "$(cat "$D/id" 2>/dev/null)" = "$1" ]; }
 # with no `from` (a first activation), `activate undo` of what it saved in pending/backup.
 revert_pending() {
   from=$(cat "$D/from"); to=$(cat "$D/to")
+  WRITER=$(cat "$D/writer" 2>/dev/null || echo 1)
   flip_to "$from"
   # The containers the activation snapshotted go back to their snapshots first (their
   # disks and configs as they were), then the files converge as below.
@@ -252,12 +253,13 @@ finish_pending() {
 }
 "#;
 
-/// `session OWNER WAIT_S FORCE LIVE PATH…`: takes the node lock (waiting up to `WAIT_S`),
+/// `session OWNER WAIT_S FORCE LIVE QUORUM PATH…`: takes the node lock (waiting up to `WAIT_S`),
+/// with `QUORUM` = 1 refuses (`no-quorum`, exit 76) when `/etc/pve` cannot be written,
 /// sweeps stale staging directories, resolves an interrupted activation, reports the
 /// current generation and which `PATH`s are missing (a `ct:VMID` argument is a container
 /// to read), with `LIVE` = 1 the live state of the current generation (`live_read`), then
 /// holds the lock until stdin closes.
-pub const SESSION: &str = r#"OWNER=$1; WAIT=$2; FORCE=$3; LIVE=$4; shift 4
+pub const SESSION: &str = r#"OWNER=$1; WAIT=$2; FORCE=$3; LIVE=$4; QUORUM=$5; shift 5
 mkdir -p "$ST" "$P"
 exec 9>>"$S/lock"
 if ! flock -n 9; then
@@ -265,6 +267,11 @@ if ! flock -n 9; then
   if [ "$WAIT" -gt 0 ] && flock -w "$WAIT" 9; then :; else exit 75; fi
 fi
 printf '%s\n' "$OWNER" > "$S/lock"
+# A cluster member changes nothing without quorum: pmxcfs is then read-only.
+if [ "$QUORUM" = 1 ]; then
+  if ( : > "$R/etc/pve/.stoa-quorum.$$" ) 2>/dev/null; then rm -f "$R/etc/pve/.stoa-quorum.$$"
+  else say no-quorum; exit 76; fi
+fi
 say locked
 step_lock
 for t in "$ST"/.staging-*; do
@@ -405,14 +412,15 @@ to=$(cat "$D/to"); flip_to "$to"
 say "flipped $to"
 "#;
 
-/// `activate ID [VMID…]` with the keys to restore on stdin (one per line): runs the pending
-/// generation's `activate switch PREVIOUS`, prints its log.
-pub const ACTIVATE: &str = r#"ID=$1; shift
+/// `activate ID WRITER [VMID…]` with the keys to restore on stdin (one per line): runs the
+/// pending generation's `activate switch PREVIOUS`, prints its log. `WRITER` = 0: another
+/// member of the cluster writes the cluster's files (`STOA_CLUSTER_WRITER`).
+pub const ACTIVATE: &str = r#"ID=$1; WRITER=$2; shift 2
 ALLOW="$*"
 step_lock
 pending_is "$ID" || die "activate: no pending activation $ID"
 RESTORE="$D/restore"; cat > "$RESTORE"
-GEN=$(cat "$D/to"); SNAPS="$D/snapshots"
+GEN=$(cat "$D/to"); SNAPS="$D/snapshots"; echo "$WRITER" > "$D/writer"
 trap '' HUP PIPE
 from=$(cat "$D/from"); to=$(cat "$D/to")
 new=$(closure_of "$to"); prev=""

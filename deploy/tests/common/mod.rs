@@ -272,6 +272,7 @@ pub fn request(node: &Node, toplevel: &StorePath) -> SwitchRequest {
         planned_against: None,
         allow_destroy: Vec::new(),
         drift: None,
+        cluster: None,
     }
 }
 

@@ -74,6 +74,11 @@ pub struct PveOptions {
     /// Folders under the root mounted as tmpfs (a PBS datastore's 65536
     /// chunk folders are made and deleted there in a blink).
     pub tmpfs: Vec<String>,
+    /// The backing folder of the test `/etc/pve`, shared with the other members of a test
+    /// cluster (`None`: the node's own).
+    pub cluster: Option<PathBuf>,
+    /// While this file exists, the cluster has no quorum (`/etc/pve` is read-only).
+    pub quorum_file: Option<PathBuf>,
 }
 
 impl Default for PveOptions {
@@ -83,6 +88,8 @@ impl Default for PveOptions {
             storage: Storage::LvmThin,
             template: true,
             tmpfs: Vec::new(),
+            cluster: None,
+            quorum_file: None,
         }
     }
 }
@@ -135,10 +142,12 @@ impl PveNode {
     pub fn new(dir: &Path, opts: &PveOptions) -> PveNode {
         let root = dir.join("root");
         let bin = dir.join("bin");
-        let backing = dir.join("pve");
+        let backing = opts.cluster.clone().unwrap_or_else(|| dir.join("pve"));
         std::fs::create_dir_all(root.join("etc/pve")).unwrap();
         std::fs::create_dir_all(&backing).unwrap();
-        write(&backing.join("storage.cfg"), opts.storage.storage_cfg());
+        if !backing.join("storage.cfg").exists() {
+            write(&backing.join("storage.cfg"), opts.storage.storage_cfg());
+        }
         if opts.template {
             write(
                 &root.join("var/lib/vz/template/cache").join(TEMPLATE),
@@ -167,7 +176,7 @@ impl PveNode {
             &backing,
             &root.join("etc/pve"),
             &opts.name,
-            None,
+            opts.quorum_file.as_deref(),
         )
         .expect("mount the test /etc/pve");
         PveNode {

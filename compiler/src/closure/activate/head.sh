@@ -79,6 +79,23 @@ RST=$NL
 if [ -n "${STOA_RESTORE:-}" ] && [ -f "$STOA_RESTORE" ]; then
   RST="$NL$(cat -- "$STOA_RESTORE")$NL" || die "cannot read $STOA_RESTORE"
 fi
+# On a cluster member (CLUSTER=1, set after the head), the cluster's files
+# (/etc/pve outside what one node owns) are written through one member of
+# those switched together: the others skip them (STOA_CLUSTER_WRITER=0).
+cluster_file() { # KEY
+  [ "${CLUSTER:-0}" = 1 ] || return 1
+  case $1 in
+    host:/etc/pve/nodes/* | host:/etc/pve/local/* | host:/etc/pve/lxc/* | host:/etc/pve/qemu-server/* | host:/etc/pve/openvz/*) return 1 ;;
+    host:/etc/pve/*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+cluster_writer() { # KEY: true unless KEY is the cluster's and another member writes it
+  cluster_file "$1" || return 0
+  [ "${STOA_CLUSTER_WRITER:-1}" = 0 ] || return 0
+  echo "stoa: cluster file ${1#host:}: written through another member"
+  return 1
+}
 # changed KEY SP [SECRET...]: true when the artifact differs from the
 # previous closure, or the value of one of its secrets from the previous
 # generation's (compared by keyed digest), or its placement drifted.

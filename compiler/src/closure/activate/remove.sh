@@ -4,6 +4,7 @@
 remove() { # KEY KIND ARGS...
   key=$1 kind=$2
   shift 2
+  cluster_writer "$key" || return 0
   echo "stoa: removed $key"
   step "remove $key"
   case $kind in
