@@ -42,14 +42,14 @@ fn a_clusters_files_are_written_once_and_nothing_moves_without_quorum() {
         .unwrap();
     }
     std::fs::write(&kh, known).unwrap();
-    let hosts = |schedule: &str| {
+    let hosts = |schedule: &str, checks: &str| {
         for (i, n) in nodes.iter().enumerate() {
             let text = format!(
                 "#{{ config: #{{ networking: #{{ hostname: \"{name}\" }}, \
                  proxmox: #{{ cluster: #{{ name: \"c1\", members: [\"m1\", \"m2\", \"m3\"] }} }}, \
                  files: #{{ \"/etc/motd\": #{{ text: \"{name}\\n\" }}, \
                  \"/etc/pve/jobs.cfg\": #{{ text: \"vzdump: nightly\\n\\tschedule {schedule}\\n\\tall 1\\n\", merge: \"section-config\" }} }}, \
-                 deployment: #{{ target_host: \"127.0.0.1\", target_port: {port} }} }} }}\n",
+                 deployment: #{{ target_host: \"127.0.0.1\", target_port: {port}, health_checks: [{checks}] }} }} }}\n",
                 name = names[i],
                 port = n.port
             );
@@ -72,7 +72,7 @@ fn a_clusters_files_are_written_once_and_nothing_moves_without_quorum() {
         ]);
         p.stoa(&v)
     };
-    hosts("02:30");
+    hosts("02:30", "");
     let out = run(&["switch", "--all", "--yes", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -128,7 +128,7 @@ fn a_clusters_files_are_written_once_and_nothing_moves_without_quorum() {
 
     // Quorum lost: nothing is written anywhere.
     std::fs::write(&quorum, "").unwrap();
-    hosts("04:00");
+    hosts("04:00", "");
     let out = run(&["switch", "--all", "--yes"]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(

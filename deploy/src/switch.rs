@@ -303,22 +303,58 @@ pub fn switch_many(
         .enumerate()
         .map(|(i, o)| (i, Mutex::new(o.ok())))
         .collect();
-    bounded(&work, parallel, |(i, slot)| {
-        let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let res = match taken {
-            Some((closure, session)) => {
+    // Lanes run in parallel: a host on its own, or the members of one cluster one after
+    // the other (rolling, each health-checked before the next starts, so that the cluster
+    // keeps quorum); a member that fails stops its cluster's lane.
+    let mut lanes: Vec<Vec<usize>> = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        match &r.cluster {
+            Some(c) => match lanes.iter_mut().find(|l| {
+                l.first()
+                    .is_some_and(|j| requests[*j].cluster.as_ref() == Some(c))
+            }) {
+                Some(lane) => lane.push(i),
+                None => lanes.push(vec![i]),
+            },
+            None => lanes.push(vec![i]),
+        }
+    }
+    let ran = bounded(&lanes, parallel, |lane| {
+        let mut out = Vec::new();
+        let mut stopped: Option<String> = None;
+        for (n, i) in lane.iter().enumerate() {
+            let taken = work[*i].1.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let res = match (taken, &stopped) {
+                (Some((_, session)), Some(host)) => {
+                    let _ = session.close();
+                    Err(DeployError::NotStarted(format!(
+                        "the rolling switch of its cluster stopped: {host} failed"
+                    )))
+                }
                 // Of the members of a cluster switched together, the first writes the
                 // cluster's files (the others' are alike: `stoa check`).
-                let writer = requests[*i].cluster.as_ref().is_none_or(|c| {
-                    requests.iter().position(|r| r.cluster.as_ref() == Some(c)) == Some(*i)
-                });
-                finish(store, &requests[*i], closure, session, writer)
+                (Some((closure, session)), None) => {
+                    finish(store, &requests[*i], closure, session, n == 0)
+                }
+                (None, _) => Err(DeployError::NotStarted("session lost".into())),
+            };
+            if res.is_err() && requests[*i].cluster.is_some() && stopped.is_none() {
+                stopped = Some(requests[*i].node.host.clone());
             }
-            None => Err(DeployError::NotStarted("session lost".into())),
-        };
-        done(progress, &requests[*i], &res);
-        res
-    })
+            done(progress, &requests[*i], &res);
+            out.push((*i, res));
+        }
+        out
+    });
+    let mut results: Vec<Option<Result<Outcome, DeployError>>> =
+        requests.iter().map(|_| None).collect();
+    for (i, res) in ran.into_iter().flatten() {
+        results[i] = Some(res);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(DeployError::NotStarted("not run".into()))))
+        .collect()
 }
 
 /// Emits [`Event::Done`] for the host of `request`.
