@@ -23,6 +23,7 @@ pub mod keys;
 pub mod live;
 pub mod node;
 mod ops;
+mod plan;
 pub mod quote;
 mod reboot;
 mod request;
@@ -37,9 +38,9 @@ pub use error::{DeployError, TransportError};
 pub use events::{Event, Failpoint, Progress, Silent, Step};
 pub use live::{ContainerState, FileState, Live, LiveFile};
 pub use ops::{container_config, CONF_LIMIT};
-pub use ops::{
-    diff_artifacts, generations, node_file, node_gc, node_plan, node_status, rollback,
-    ArtifactChange, Generation, Generations, NodeGcReport, NodePlan, NodeStatus, Probe,
+pub use ops::{generations, node_file, node_gc, rollback, Generation, Generations, NodeGcReport};
+pub use plan::{
+    diff_artifacts, node_plan, node_status, ArtifactChange, NodePlan, NodeStatus, Probe,
     TemplateState,
 };
 pub use reboot::{reboot, RebootRequest, Rebooted};

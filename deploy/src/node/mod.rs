@@ -1,5 +1,6 @@
 //! Node operations as argument vectors, and parsing of their `stoa: …` answers.
 
+pub mod live;
 pub mod scripts;
 
 /// One node-side operation (a script of [`scripts`]).
@@ -125,7 +126,16 @@ pub fn argv<S: AsRef<str>>(op: Op, root: &str, args: &[S]) -> Vec<String> {
     let mut v = vec![
         "sh".to_owned(),
         "-c".to_owned(),
-        format!("{}{}", scripts::PRELUDE, op.body()),
+        format!(
+            "{}{}{}",
+            scripts::PRELUDE,
+            if matches!(op, Op::Session | Op::Show | Op::Live) {
+                live::LIVE_FNS
+            } else {
+                ""
+            },
+            op.body()
+        ),
         op.name().to_owned(),
         root.to_owned(),
     ];
