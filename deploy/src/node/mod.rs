@@ -39,6 +39,8 @@ pub enum Op {
     Health,
     /// [`scripts::CONF`]
     Conf,
+    /// [`scripts::EXEC`]
+    Exec,
 }
 
 impl Op {
@@ -62,6 +64,7 @@ impl Op {
             Op::Gc => "stoa-gc",
             Op::Health => "stoa-health",
             Op::Conf => "stoa-conf",
+            Op::Exec => "stoa-exec",
         }
     }
 
@@ -85,6 +88,7 @@ impl Op {
             Op::Gc => GC,
             Op::Health => HEALTH,
             Op::Conf => CONF,
+            Op::Exec => EXEC,
         }
     }
 }
@@ -158,6 +162,7 @@ mod tests {
             Op::Gc,
             Op::Health,
             Op::Conf,
+            Op::Exec,
         ] {
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &argv(op, "/", &[] as &[&str])[2]])
@@ -214,6 +219,7 @@ mod tests {
             Op::Gc,
             Op::Health,
             Op::Conf,
+            Op::Exec,
         ] {
             shellcheck(op.name(), &argv(op, "/", &[] as &[&str])[2]);
         }
