@@ -61,7 +61,7 @@ impl std::fmt::Display for ExecEnd {
             ExecEnd::NoStatus => write!(f, "no exit status (killed by a signal?)"),
             ExecEnd::TimedOut(d) => write!(
                 f,
-                "timed out after {} s (the node ends the command)",
+                "timed out after {} s; the node ends the command",
                 d.as_secs()
             ),
             ExecEnd::Refused(why) => write!(f, "not run: {why}"),
