@@ -283,3 +283,45 @@ fn bad_input_is_a_usage_error_and_runs_nothing() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(ran.exists());
 }
+
+#[test]
+fn local_mode_runs_under_the_node_root_and_caps_what_it_keeps() {
+    let p = Project::new();
+    p.host(&Host {
+        name: "alpha",
+        files: vec![],
+        deployment: String::new(),
+    });
+    let root = tempfile::tempdir().unwrap();
+    let local = ["--local", "--node-root", root.path().to_str().unwrap()].map(str::to_owned);
+    let out = exec(&p, &["alpha"], &local, &["sh", "-c", "echo \"$STOA_ROOT\""]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("alpha: {}\n", root.path().display()),
+        "{}",
+        text(&out)
+    );
+    // 3 MB of output: all of it streamed, at most 1 MiB kept for --json and --group.
+    let big = ["sh", "-c", "yes line | head -n 600000"];
+    let out = exec(&p, &["alpha"], &local, &big);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout(&out).lines().count(), 600_000);
+    let out = exec(&p, &["alpha", "--json"], &local, &big);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["truncated"], true, "{}", &v[0]["dropped_lines"]);
+    let kept = v[0]["stdout"].as_str().unwrap().len();
+    assert!(kept <= 1 << 20 && kept > 1 << 19, "{kept}");
+    let dropped = v[0]["dropped_lines"].as_u64().unwrap();
+    assert_eq!(dropped + kept as u64 / 5, 600_000);
+    let out = exec(&p, &["alpha", "--group"], &local, &big);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "alpha: … {dropped} more line(s) not shown (over 1 MiB of output)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
