@@ -83,12 +83,7 @@ pub fn exec(
     }
     let mut transport = node.connector.connect()?;
     let limit = request.timeout.unwrap_or(NO_LIMIT);
-    let mut args = vec![
-        node_seconds(request.timeout).to_string(),
-        request.container.map(|v| v.to_string()).unwrap_or_default(),
-    ];
-    args.extend(request.argv.iter().cloned());
-    let command = Command::new(argv(Op::Exec, &node.root, &args), limit, limit);
+    let command = Command::new(argv(Op::Exec, &node.root, &op_args(request)), limit, limit);
     let mut feed = Feed {
         out: LineBuf::default(),
         err: LineBuf::default(),
@@ -112,6 +107,16 @@ pub fn exec(
         (None, true, Some(s)) => ExecEnd::Exited(s),
         (None, true, None) => ExecEnd::NoStatus,
     })
+}
+
+/// The arguments of [`Op::Exec`] after the root: `SECS CT ARGV…`.
+fn op_args(request: &ExecRequest) -> Vec<String> {
+    let mut args = vec![
+        node_seconds(request.timeout).to_string(),
+        request.container.map(|v| v.to_string()).unwrap_or_default(),
+    ];
+    args.extend(request.argv.iter().cloned());
+    args
 }
 
 /// The node's own limit: a second after the deployer's, so that the deployer is the one
@@ -284,6 +289,17 @@ mod tests {
         std::fs::write(dir.path().join("etc/pve/lxc/201.conf"), "cores: 1\n").unwrap();
         let (end, _) = run(&node, &r);
         assert_eq!(end, ExecEnd::Refused("container '201' not running!".into()));
+    }
+
+    #[test]
+    fn the_op_gets_seconds_container_and_the_argv_as_separate_words() {
+        let mut r = request(&["sh", "-c", "echo \"$1\"", "x", "a b"]);
+        let v = argv(Op::Exec, "/", &op_args(&r));
+        assert_eq!(&v[3..5], ["stoa-exec", "/"]);
+        assert_eq!(&v[5..], ["0", "", "sh", "-c", "echo \"$1\"", "x", "a b"]);
+        r.container = Some(201);
+        r.timeout = Some(Duration::from_secs(30));
+        assert_eq!(&op_args(&r)[..3], ["31", "201", "sh"]);
     }
 
     #[test]
