@@ -1,6 +1,6 @@
 #!/bin/sh
 # Deploy benchmark on loopback (issue 4): no-op switch vs bare `ssh true`, a one-artifact
-# switch, and 10 nodes in parallel vs one. Usage: bench/deploy.sh [path/to/stoa]
+# switch, 10 nodes in parallel vs one, and `stoa exec --all -- true` on the 10 vs one `ssh true`. Usage: bench/deploy.sh [path/to/stoa]
 # Needs openssh-server (sshd), util-linux; run as root. Each node is a test node of
 # scripts/stub-node (a test /etc/pve with pmxcfs's rules, the `pct` double) behind its own sshd.
 set -eu
@@ -50,8 +50,16 @@ TEN=$(for k in 1 2 3 4 5; do
   for i in 0 1 2 3 4 5 6 7 8 9; do host "h$i" $((P + i)) "ten-$k"; done
   t "$STOA" -C "$W/p" switch --all --parallel 10 $F
 done | med)
+# `stoa exec --all -- true` on the ten nodes against one `ssh … true`: medians of 10 each.
+X="--node-root /tmp/stoa-bench-root --known-hosts $W/known_hosts --identity $W/client"
+"$STOA" -C "$W/p" exec --all $X -- true >/dev/null 2>&1
+SSHMED=$(for k in 1 2 3 4 5 6 7 8 9 10; do
+  t ssh -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" -i "$W/client" -p "$P" root@127.0.0.1 true
+done | med)
+EXEC=$(for k in 1 2 3 4 5 6 7 8 9 10; do t "$STOA" -C "$W/p" exec --all $X -- true; done | med)
 echo "bare ssh true:            ${SSH}s (mean of 10)"
 echo "no-op switch:             ${NOOP}s (mean of 10)  ratio $(echo "scale=2; $NOOP / $SSH" | bc) (target <= 1.5)"
 echo "one-artifact switch:      ${ONE}s (median of 5)"
 echo "single-node switch:       ${SINGLE}s (median of 5)"
 echo "10-node parallel switch:  ${TEN}s (median of 5)  ratio $(echo "scale=2; $TEN / $SINGLE" | bc) (target <= 3)"
+echo "exec --all -- true (10):  ${EXEC}s (median of 10)  vs ssh true ${SSHMED}s (median of 10)  ratio $(echo "scale=2; $EXEC / $SSHMED" | bc) (target <= 2)"

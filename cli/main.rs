@@ -72,6 +72,8 @@ enum Command {
     Diff(commands::diff::Args),
     /// Each host's node: its generation, what drifted, an interrupted switch.
     Status(commands::status::Args),
+    /// Run a command on hosts' nodes (or in a container: --ct), in parallel, output by host.
+    Exec(commands::exec::Args),
     /// Re-hash every store entry and report damaged ones; --repair re-creates them.
     Verify(commands::verify::Args),
     /// Delete store paths that no root reaches.
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Status(a) => commands::status::run(&ui, &g, a),
         Command::Releases(a) => commands::releases::run(&ui, &g, a),
         Command::Reboot(a) => commands::reboot::run(&ui, &g, a),
+        Command::Exec(a) => commands::exec::run(&ui, &g, a),
         Command::Verify(a) => commands::verify::run(&ui, &g, a),
         Command::Gc(a) => commands::gc::run(&ui, &g, a),
         Command::Switch(a) => commands::switch::run(&ui, &g, a),

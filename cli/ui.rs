@@ -45,6 +45,12 @@ impl Ui {
         let _ = writeln!(o, "{text}");
     }
 
+    /// A line on stderr that `-q` does not hide (what a node command wrote to its stderr).
+    pub fn err(&self, text: &str) {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{text}");
+    }
+
     /// A status line on stderr, unless quiet.
     pub fn status(&self, text: &str) {
         if !self.quiet {

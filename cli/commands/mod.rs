@@ -6,6 +6,7 @@ pub mod completions;
 pub mod diff;
 pub mod docs;
 pub mod eval;
+pub mod exec;
 pub mod gc;
 pub mod generations;
 pub mod import;

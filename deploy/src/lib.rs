@@ -1,6 +1,7 @@
 //! `stoa-deploy`: puts a host's closure on its node and activates it safely — transports
 //! (SSH via russh, a local directory), the node protocol, confirm-or-revert, rollback,
-//! generations, node gc, and parallel fan-out with progress events.
+//! generations, node gc, parallel fan-out with progress events, and [`exec()`] (a command
+//! on a node or in one of its containers, its output streamed).
 //!
 //! **Read [`switch()`] first**, then [`SwitchRequest`], the [`transport`] contract and the
 //! node scripts in [`node::scripts`]. `docs/node-protocol.md` is the contract with the
@@ -19,6 +20,7 @@ mod activation;
 pub mod closure;
 mod error;
 pub mod events;
+mod exec;
 pub mod keys;
 pub mod live;
 pub mod node;
@@ -36,6 +38,7 @@ pub mod transport;
 pub use closure::{parse_artifacts, ArtifactLine, LocalClosure};
 pub use error::{DeployError, TransportError};
 pub use events::{Event, Failpoint, Progress, Silent, Step};
+pub use exec::{exec, ExecEnd, ExecRequest, LINE_LIMIT};
 pub use live::{ContainerState, FileState, Live, LiveFile};
 pub use ops::{container_config, CONF_LIMIT};
 pub use ops::{generations, node_file, node_gc, rollback, Generation, Generations, NodeGcReport};

@@ -44,11 +44,13 @@ pub enum Op {
     Health,
     /// [`scripts::CONF`]
     Conf,
+    /// [`scripts::EXEC`]
+    Exec,
 }
 
 impl Op {
     /// Every operation (the tests check each script).
-    pub const ALL: [Op; 19] = [
+    pub const ALL: [Op; 20] = [
         Op::Session,
         Op::Receive,
         Op::Secrets,
@@ -68,6 +70,7 @@ impl Op {
         Op::Conf,
         Op::Boot,
         Op::Reboot,
+        Op::Exec,
     ];
 
     /// The name shown as `$0` on the node (`ps` shows `stoa-session …`).
@@ -92,6 +95,7 @@ impl Op {
             Op::Gc => "stoa-gc",
             Op::Health => "stoa-health",
             Op::Conf => "stoa-conf",
+            Op::Exec => "stoa-exec",
         }
     }
 
@@ -117,6 +121,7 @@ impl Op {
             Op::Gc => GC,
             Op::Health => HEALTH,
             Op::Conf => CONF,
+            Op::Exec => EXEC,
         }
     }
 }

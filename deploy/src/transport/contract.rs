@@ -34,6 +34,31 @@ fn contract(connector: &dyn Connector) {
     assert_eq!(out.stderr, b"err\n");
     assert_eq!(out.status, Some(3));
 
+    // stream: output reaches the sink while the command runs. The command waits for a file
+    // that the sink makes when the first line arrives, so it ends with 4 only if that line
+    // came before the end (else it gives up with 9).
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("seen");
+    let script = "echo one; echo warn >&2; i=0\n\
+                  while [ ! -e \"$1\" ]; do i=$((i + 1)); [ $i -lt 400 ] || exit 9; sleep 0.05; done\n\
+                  echo two; exit 4";
+    let argv = s(&["sh", "-c", script, "x", &flag.display().to_string()]);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = t
+        .stream(&Command::new(argv, long, long), &mut |stream, data| {
+            match stream {
+                Stream::Stdout => out.extend_from_slice(data),
+                Stream::Stderr => err.extend_from_slice(data),
+            }
+            if out.starts_with(b"one\n") {
+                std::fs::write(&flag, "").unwrap();
+            }
+        })
+        .unwrap();
+    assert_eq!(status, Some(4), "{}", String::from_utf8_lossy(&out));
+    assert_eq!(out, b"one\ntwo\n");
+    assert_eq!(err, b"warn\n");
+
     // stdin is fed and closed; bytes are counted.
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let before = t.bytes_sent();

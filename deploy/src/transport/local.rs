@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{short, Command, Connector, Output, Running, Transport};
+use super::{short, Command, Connector, Output, Running, Sink, Stream, Transport};
 use crate::error::TransportError;
 
 /// Makes [`LocalTransport`]s, all with the same extra environment.
@@ -72,7 +72,9 @@ impl LocalTransport {
     }
 }
 
-fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Chunk>, is_err: bool) {
+/// Sends what `from` gives, chunk by chunk; the channel is bounded, so a command that
+/// writes faster than its output is consumed waits (no unbounded buffering).
+fn pump(mut from: impl Read + Send + 'static, tx: mpsc::SyncSender<Chunk>, is_err: bool) {
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
         loop {
@@ -96,8 +98,25 @@ fn pump(mut from: impl Read + Send + 'static, tx: mpsc::Sender<Chunk>, is_err: b
 
 impl Transport for LocalTransport {
     fn run(&mut self, command: &Command<'_>) -> Result<Output, TransportError> {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let status = self.stream(command, &mut |stream, data| match stream {
+            Stream::Stdout => stdout.extend_from_slice(data),
+            Stream::Stderr => stderr.extend_from_slice(data),
+        })?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    fn stream(
+        &mut self,
+        command: &Command<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<i32>, TransportError> {
         let mut child = self.start(&command.argv)?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(16);
         if let Some(out) = child.stdout.take() {
             pump(out, tx.clone(), false);
         }
@@ -116,12 +135,11 @@ impl Transport for LocalTransport {
             after,
         };
         let started = Instant::now();
-        let mut output = Output::default();
         loop {
             let left = command.total.saturating_sub(started.elapsed());
             match rx.recv_timeout(command.idle.min(left)) {
-                Ok(Chunk::Out(b)) => output.stdout.extend(b),
-                Ok(Chunk::Err(b)) => output.stderr.extend(b),
+                Ok(Chunk::Out(b)) => sink(Stream::Stdout, &b),
+                Ok(Chunk::Err(b)) => sink(Stream::Stderr, &b),
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = child.kill();
@@ -139,8 +157,7 @@ impl Transport for LocalTransport {
             command: command.short(),
             source,
         })?;
-        output.status = status.code();
-        Ok(output)
+        Ok(status.code())
     }
 
     fn spawn(&mut self, argv: &[String]) -> Result<Box<dyn Running>, TransportError> {

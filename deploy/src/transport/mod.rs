@@ -7,6 +7,9 @@
 //!   closes stdin, and returns its exit status, stdout and stderr. Output that arrives after
 //!   the exit status is still collected. A command silent for longer than `idle`, or running
 //!   longer than `total`, is abandoned with [`TransportError::Timeout`].
+//! * [`Transport::stream`] runs an argument vector as `run` does but hands each chunk of
+//!   stdout and stderr to a sink as it arrives, keeping none of it (`stoa exec`: a command
+//!   that prints gigabytes costs no memory; its lines show while it runs).
 //! * [`Transport::spawn`] starts a long-lived command (the node-lock holder) whose stdout can
 //!   be read line by line while other commands run; [`Running::finish`] closes its stdin and
 //!   waits for it. If the deployer dies, the node sees stdin close.
@@ -113,10 +116,38 @@ impl Output {
     }
 }
 
+/// Which output stream of a command a chunk comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// Receives a command's output as it arrives ([`Transport::stream`]).
+pub type Sink<'s> = dyn FnMut(Stream, &[u8]) + 's;
+
 /// A connection to one node.
 pub trait Transport: Send {
     /// Runs one command to completion (see the module contract).
     fn run(&mut self, command: &Command<'_>) -> Result<Output, TransportError>;
+    /// Runs one command to completion as [`Transport::run`] does, handing every chunk of
+    /// its output to `sink` as it arrives instead of keeping it; returns the exit status
+    /// (`None` if the command died of a signal or sent no status).
+    ///
+    /// Both transports of this crate stream; this provided method (for wrappers and test
+    /// doubles) runs [`Transport::run`] and hands the output over at the end.
+    fn stream(
+        &mut self,
+        command: &Command<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<i32>, TransportError> {
+        let out = self.run(command)?;
+        sink(Stream::Stdout, &out.stdout);
+        sink(Stream::Stderr, &out.stderr);
+        Ok(out.status)
+    }
     /// Starts a long-lived command whose stdout is read line by line.
     fn spawn(&mut self, argv: &[String]) -> Result<Box<dyn Running>, TransportError>;
     /// Stdin bytes handed to the node so far over this connection.

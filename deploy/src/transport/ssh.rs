@@ -18,7 +18,7 @@ use russh::{ChannelMsg, Disconnect};
 use tokio::runtime::Runtime;
 use tokio::time::timeout;
 
-use super::{short, Command, Connector, HostKeyPolicy, Output, Running, Transport};
+use super::{short, Command, Connector, HostKeyPolicy, Output, Running, Sink, Stream, Transport};
 use crate::error::TransportError;
 use crate::quote::command_line;
 
@@ -294,6 +294,23 @@ impl SshTransport {
 
 impl Transport for SshTransport {
     fn run(&mut self, command: &Command<'_>) -> Result<Output, TransportError> {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let status = self.stream(command, &mut |stream, data| match stream {
+            Stream::Stdout => stdout.extend_from_slice(data),
+            Stream::Stderr => stderr.extend_from_slice(data),
+        })?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    fn stream(
+        &mut self,
+        command: &Command<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Option<i32>, TransportError> {
         let line = command_line(&command.argv)?;
         let name = command.short();
         let handle = self.handle(&name)?;
@@ -311,7 +328,7 @@ impl Transport for SshTransport {
                     .map_err(|e| channel_error(&name, e))?;
             }
             ch.eof().await.map_err(|e| channel_error(&name, e))?;
-            let mut output = Output::default();
+            let mut status = None;
             loop {
                 let msg = timeout(command.idle, ch.wait()).await.map_err(|_| {
                     TransportError::Timeout {
@@ -321,17 +338,15 @@ impl Transport for SshTransport {
                 })?;
                 match msg {
                     None => break,
-                    Some(ChannelMsg::Data { data }) => output.stdout.extend_from_slice(&data),
-                    Some(ChannelMsg::ExtendedData { data, .. }) => {
-                        output.stderr.extend_from_slice(&data)
-                    }
+                    Some(ChannelMsg::Data { data }) => sink(Stream::Stdout, &data),
+                    Some(ChannelMsg::ExtendedData { data, .. }) => sink(Stream::Stderr, &data),
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
-                        output.status = i32::try_from(exit_status).ok();
+                        status = i32::try_from(exit_status).ok();
                     }
                     Some(_) => {}
                 }
             }
-            Ok(output)
+            Ok(status)
         };
         let result = self.rt.block_on(async {
             timeout(command.total, work).await.unwrap_or_else(|_| {
