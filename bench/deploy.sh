@@ -57,9 +57,24 @@ SSHMED=$(for k in 1 2 3 4 5 6 7 8 9 10; do
   t ssh -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" -i "$W/client" -p "$P" root@127.0.0.1 true
 done | med)
 EXEC=$(for k in 1 2 3 4 5 6 7 8 9 10; do t "$STOA" -C "$W/p" exec --all $X -- true; done | med)
+# Fleet rollback: the ten hosts back to the release of their first switch, against one
+# host's rollback; before each timed run a switch moves them forward again (not timed).
+REL=$("$STOA" -C "$W/p" releases --all --json $X 2>/dev/null | python3 -c 'import json, sys; print([r for r in json.load(sys.stdin) if len(r["hosts"]) == 10][0]["id"])')
+FLEET=$(for k in 1 2 3 4 5; do
+  for i in 0 1 2 3 4 5 6 7 8 9; do host "h$i" $((P + i)) "fleet-$k"; done
+  "$STOA" -C "$W/p" switch --all --parallel 10 $F >/dev/null 2>&1
+  t "$STOA" -C "$W/p" rollback --release "$REL" --all $X
+done | med)
+BACK=$("$STOA" -C "$W/p" generations h0 --json $X 2>/dev/null | python3 -c 'import json, sys; g = json.load(sys.stdin)["generations"]; print(g[0]["number"])')
+ONEBACK=$(for k in 1 2 3 4 5; do
+  host h0 "$P" "back-$k"
+  "$STOA" -C "$W/p" switch h0 $F >/dev/null 2>&1
+  t "$STOA" -C "$W/p" rollback h0 --to "$BACK" $X
+done | med)
 echo "bare ssh true:            ${SSH}s (mean of 10)"
 echo "no-op switch:             ${NOOP}s (mean of 10)  ratio $(echo "scale=2; $NOOP / $SSH" | bc) (target <= 1.5)"
 echo "one-artifact switch:      ${ONE}s (median of 5)"
 echo "single-node switch:       ${SINGLE}s (median of 5)"
 echo "10-node parallel switch:  ${TEN}s (median of 5)  ratio $(echo "scale=2; $TEN / $SINGLE" | bc) (target <= 3)"
 echo "exec --all -- true (10):  ${EXEC}s (median of 10)  vs ssh true ${SSHMED}s (median of 10)  ratio $(echo "scale=2; $EXEC / $SSHMED" | bc) (target <= 2)"
+echo "fleet rollback (10):      ${FLEET}s (median of 5)  vs one rollback ${ONEBACK}s (median of 5)  ratio $(echo "scale=2; $FLEET / $ONEBACK" | bc) (target <= 3)"

@@ -121,21 +121,10 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
     }
 }
 
-/// What one host does in a fleet rollback.
-enum Plan {
-    /// Roll back to this generation.
-    To(u64),
-    /// Already there.
-    There(u64),
-    /// The host has no generation of the release.
-    NotIn,
-    /// The node did not answer.
-    Down(String),
-}
-
 /// `stoa rollback --release R [hosts…|--all|--on @tag] [--all-or-nothing]`: each host of the
-/// release back to the generation it had in it, in parallel; one that cannot be reached is
-/// reported and the others still go, unless `--all-or-nothing`.
+/// release back to the generation it had in it, in parallel (each finds that generation in
+/// its own session); one that cannot be reached is reported and the others still go, unless
+/// `--all-or-nothing` (then every node is asked first, and none moves unless all answer).
 pub fn rollback(
     ui: &Ui,
     g: &Global,
@@ -153,55 +142,25 @@ pub fn rollback(
     let nodes = nodes_of(ui, &project, &hosts, !args.hosts.is_empty(), &args.node)?;
     let t = timeouts(&args.node);
     let parallel = project.settings.deploy.parallel.unwrap_or(10);
-    let plans = par_map(
-        &nodes,
-        parallel,
-        |(_, n, _)| match stoa_deploy::generations(n, &t) {
-            Err(e) => Plan::Down(e.to_string()),
-            Ok(gens) => {
-                let of = gens.generations.iter().rev().find(|gen| {
-                    gen.provenance.as_ref().and_then(|p| p.release.as_deref()) == Some(release)
-                });
-                match of {
-                    None => Plan::NotIn,
-                    Some(gen) if gen.current => Plan::There(gen.number),
-                    Some(gen) => Plan::To(gen.number),
-                }
-            }
-        },
-    );
-    if plans.iter().all(|p| matches!(p, Plan::NotIn)) {
-        return Err(usage(
-            format!("no selected host has a generation of release {release}"),
-            "`stoa releases --all` lists them",
-        ));
-    }
-    let down: Vec<&str> = nodes
-        .iter()
-        .zip(&plans)
-        .filter(|(_, p)| matches!(p, Plan::Down(_)))
-        .map(|((h, _, _), _)| h.as_str())
-        .collect();
-    if args.all_or_nothing && !down.is_empty() {
-        for ((h, _, _), p) in nodes.iter().zip(&plans) {
-            if let Plan::Down(e) = p {
+    if args.all_or_nothing {
+        let answers = par_map(&nodes, parallel, |(_, n, _)| {
+            stoa_deploy::generations(n, &t)
+        });
+        let mut down = Vec::new();
+        for ((h, _, _), a) in nodes.iter().zip(&answers) {
+            if let Err(e) = a {
                 ui.status(&format!("{h}: {e}"));
+                down.push(h.as_str());
             }
         }
-        return Err(unreachable(
-            &down.join(", "),
-            "--all-or-nothing: no host was rolled back".to_owned(),
-        ));
+        if !down.is_empty() {
+            return Err(unreachable(
+                &down.join(", "),
+                "--all-or-nothing: no host was rolled back".to_owned(),
+            ));
+        }
     }
     let store = project.store().ok();
-    let work: Vec<(usize, u64)> = plans
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| match p {
-            Plan::To(n) => Some((i, *n)),
-            _ => None,
-        })
-        .collect();
     let owner = format!(
         "{}@{} rolling back to release {release}",
         crate::whoami::user(),
@@ -210,20 +169,19 @@ pub fn rollback(
     let failpoint = crate::nodes::failpoint()?;
     let names: Vec<String> = nodes.iter().map(|(h, _, _)| h.clone()).collect();
     let clusters = crate::nodes::clusters(ui, &project, &names)?;
-    let results = par_map(&work, parallel, |(i, n)| {
+    let index: Vec<usize> = (0..nodes.len()).collect();
+    let results = par_map(&index, parallel, |i| {
         let (_, node, d) = &nodes[*i];
-        // Of the members of a cluster that go back, the first writes the cluster's files.
+        // Of the members of a cluster, the first writes the cluster's files.
         let cluster = clusters.get(*i).cloned().flatten().map(|c| {
-            let first = work
-                .iter()
-                .find(|(j, _)| clusters.get(*j).cloned().flatten().as_ref() == Some(&c))
-                .map(|(j, _)| *j);
+            let first = clusters.iter().position(|x| x.as_ref() == Some(&c));
             (c, first == Some(*i))
         });
         let request = stoa_deploy::RollbackRequest {
             cluster,
             node: node.clone(),
-            to: Some(*n),
+            to: None,
+            release: Some(release.to_owned()),
             safety: Some(crate::nodes::safety(d)),
             owner: owner.clone(),
             force: args.force,
@@ -234,56 +192,70 @@ pub fn rollback(
         };
         stoa_deploy::rollback(&request, &stoa_deploy::Silent)
     });
+    if results
+        .iter()
+        .all(|r| matches!(r, Err(stoa_deploy::DeployError::NotInRelease(_))))
+    {
+        return Err(usage(
+            format!("no selected host has a generation of release {release}"),
+            "`stoa releases --all` lists them",
+        ));
+    }
     ui.out(&format!(
         "{:<16} {:<12} {:<11} DETAIL",
         "HOST", "RESULT", "GENERATION"
     ));
-    let mut failed = 0;
-    let mut done = results.into_iter();
-    for ((host, _, _), p) in nodes.iter().zip(&plans) {
-        let row = match p {
-            Plan::Down(e) => {
-                failed += 1;
-                format!("{host:<16} {:<12} {:<11} {e}", "UNREACHABLE", "-")
+    let (mut down, mut failed) = (Vec::new(), 0);
+    for ((host, _, _), r) in nodes.iter().zip(&results) {
+        let gen = |o: &stoa_deploy::Outcome| o.generation.map_or("-".into(), |g| g.to_string());
+        let row = match r {
+            Ok(o) if o.action == stoa_deploy::Action::NoOp => {
+                format!(
+                    "{host:<16} {:<12} {:<11} already at release {release}",
+                    "no-op",
+                    gen(o)
+                )
             }
-            Plan::NotIn => format!(
+            Ok(o) => format!(
+                "{host:<16} {:<12} {:<11} was {}{}",
+                "rolled-back",
+                gen(o),
+                o.previous.map_or("-".into(), |p| p.to_string()),
+                if o.restored.is_empty() {
+                    String::new()
+                } else {
+                    format!("; put back {} drifted artifact(s)", o.restored.len())
+                }
+            ),
+            Err(stoa_deploy::DeployError::NotInRelease(_)) => format!(
                 "{host:<16} {:<12} {:<11} not switched in release {release}",
                 "skipped", "-"
             ),
-            Plan::There(n) => format!(
-                "{host:<16} {:<12} {n:<11} already at release {release}",
-                "no-op"
-            ),
-            Plan::To(n) => match done.next() {
-                Some(Ok(o)) => format!(
-                    "{host:<16} {:<12} {n:<11} was {}{}",
-                    "rolled-back",
-                    o.previous.map_or("-".into(), |p| p.to_string()),
-                    if o.restored.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; put back {} drifted artifact(s)", o.restored.len())
-                    }
-                ),
-                Some(Err(e)) => {
-                    failed += 1;
-                    format!("{host:<16} {:<12} {:<11} {e}", "FAILED", "-")
-                }
-                None => format!("{host:<16} {:<12} {:<11} not run", "FAILED", "-"),
-            },
+            Err(e) if e.is_connection() => {
+                down.push(host.as_str());
+                format!("{host:<16} {:<12} {:<11} {e}", "UNREACHABLE", "-")
+            }
+            Err(e) => {
+                failed += 1;
+                format!("{host:<16} {:<12} {:<11} {e}", "FAILED", "-")
+            }
         };
         ui.out(&row);
     }
-    if failed == 0 {
-        Ok(())
-    } else if !down.is_empty() && failed == down.len() {
+    if failed > 0 {
+        Err(CliError::Report(format!(
+            "{} host(s) did not go back to release {release}",
+            failed + down.len()
+        )))
+    } else if !down.is_empty() {
         Err(unreachable(
             &down.join(", "),
-            format!("{failed} host(s) could not be reached; the others went back"),
+            format!(
+                "{} host(s) could not be reached; the others went back",
+                down.len()
+            ),
         ))
     } else {
-        Err(CliError::Report(format!(
-            "{failed} host(s) did not go back to release {release}"
-        )))
+        Ok(())
     }
 }

@@ -92,6 +92,7 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         cluster: cluster.map(|c| (c, false)),
         node: node_for(project.as_ref(), &host, &d, &args.node)?,
         to: args.to,
+        release: None,
         // From the project if there is one, else what the target generation recorded.
         safety: from_project.then(|| safety(&d)),
         owner: format!(

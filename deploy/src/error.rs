@@ -179,6 +179,9 @@ pub enum DeployError {
     /// The request itself is unusable.
     #[error("{0}")]
     Request(String),
+    /// The node has no generation of this release.
+    #[error("not switched in release {0}")]
+    NotInRelease(String),
     /// A cluster member without quorum: its `/etc/pve` is read-only; nothing was changed.
     #[error("its cluster has no quorum (/etc/pve is read-only): nothing was changed; bring the other members back (pvecm status)")]
     NoQuorum,

@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use crate::activation::{activate, failpoint, Target};
-use crate::closure::parse_artifacts;
 use crate::error::DeployError;
 use crate::events::{Progress, Step};
 use crate::live::Live;
@@ -139,13 +138,21 @@ fn rollback_in(
     let idle = session.timeouts.idle;
     let list = parse_list(&session.run(Step::Lock, Op::List, &[], &[], idle)?.lines())?;
     let current = list.current;
-    let target = match request.to {
-        Some(n) => list
+    let by_release = request.release.as_ref().map(|r| {
+        list.generations
+            .iter()
+            .rev()
+            .find(|g| g.provenance.as_ref().and_then(|p| p.release.as_ref()) == Some(r))
+            .ok_or_else(|| DeployError::NotInRelease(r.clone()))
+    });
+    let target = match (by_release, request.to) {
+        (Some(found), _) => found?,
+        (None, Some(n)) => list
             .generations
             .iter()
             .find(|g| g.number == n)
             .ok_or(DeployError::NoSuchGeneration(n))?,
-        None => list
+        (None, None) => list
             .generations
             .iter()
             .rev()
@@ -167,44 +174,36 @@ fn rollback_in(
     };
     // What drifted from the target generation: its placements' live state.
     if let Some(check) = &request.drift {
-        let out = session.run(
-            Step::Lock,
-            Op::Live,
-            std::slice::from_ref(&target.closure),
-            &[],
-            idle,
-        )?;
-        let checked = (check.0)(&target.closure, &Live::parse(&out.lines()));
-        outcome.drift_checked = checked.is_some();
-        let drifted = checked.unwrap_or_default();
-        // Keys whose artifact differs between the two generations are installed anyway.
+        // The target's live state, and (in the same round trip) the current generation's
+        // store path per key: keys whose artifact differs between the two are installed
+        // anyway, the others are put back only if they drifted.
         let current_closure = list
             .generations
             .iter()
             .find(|g| Some(g.number) == current)
-            .map(|g| g.closure.clone());
-        let same = match current_closure {
-            Some(c) if c != target.closure => {
-                let tsv = |closure: &str, s: &mut NodeSession<'_>| {
-                    let file = format!("{closure}/artifacts.tsv");
-                    s.run(Step::Lock, Op::Cat, &[file], &[], idle)
-                        .ok()
-                        .and_then(|o| parse_artifacts(&String::from_utf8_lossy(&o.stdout)).ok())
-                        .unwrap_or_default()
-                };
-                let (a, b) = (tsv(&c, session), tsv(&target.closure, session));
-                Some(
-                    a.into_iter()
-                        .filter(|x| b.iter().any(|y| y.key == x.key && y.path == x.path))
-                        .map(|x| x.key)
-                        .collect::<Vec<_>>(),
-                )
-            }
-            _ => None,
-        };
+            .map(|g| g.closure.clone())
+            .filter(|c| *c != target.closure);
+        let mut args = vec![target.closure.clone()];
+        args.extend(current_closure.clone());
+        let out = session.run(Step::Lock, Op::Live, &args, &[], idle)?;
+        let lines = out.lines();
+        let live = Live::parse(&lines);
+        let checked = (check.0)(&target.closure, &live);
+        outcome.drift_checked = checked.is_some();
+        let drifted = checked.unwrap_or_default();
+        let cur: std::collections::BTreeMap<&str, &str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("stoa: cur\t")?.split_once('\t'))
+            .collect();
         outcome.restored = drifted
             .into_iter()
-            .filter(|k| same.as_ref().is_none_or(|s| s.contains(k)))
+            .filter(|k| {
+                current_closure.is_none()
+                    || live
+                        .files
+                        .get(k)
+                        .is_some_and(|f| cur.get(k.as_str()) == Some(&f.store_path.as_str()))
+            })
             .collect();
     }
     if Some(target.number) == current && !session.dirty && outcome.restored.is_empty() {

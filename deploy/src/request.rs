@@ -162,6 +162,8 @@ pub struct RollbackRequest {
     pub node: Node,
     /// Target generation; `None` = the newest older one that was not reverted.
     pub to: Option<u64>,
+    /// Instead: the generation of this release (`Provenance::release`).
+    pub release: Option<String>,
     /// `None` = from the target closure's `manifest.json` on the node.
     pub safety: Option<Safety>,
     /// Who rolls back (kept only in the lock file while it runs).

@@ -268,6 +268,7 @@ fn rollback_to_first_of_three_generations() {
     let req = stoa_deploy::RollbackRequest {
         node: n.node.clone(),
         to: Some(1),
+        release: None,
         safety: None,
         owner: "tester".into(),
         force: false,

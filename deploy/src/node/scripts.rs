@@ -409,10 +409,14 @@ fi
 cat "$ST/$c/artifacts.tsv"
 "#;
 
-/// `live CLOSURE`: the live state of what a closure of the store places (`live_read`).
-pub const LIVE: &str = r#"case $1 in ''|.*|*/*) die "live: bad closure name";; esac
-[ -f "$ST/$1/artifacts.tsv" ] || die "live: closure $1 is not in the node store"
+/// `live CLOSURE [CURRENT]`: the live state of what a closure of the store places
+/// (`live_read`), and with CURRENT its store path per key (`cur KEY SP`).
+pub const LIVE: &str = r#"for c in "$@"; do
+  case $c in ''|.*|*/*) die "live: bad closure name";; esac
+  [ -f "$ST/$c/artifacts.tsv" ] || die "live: closure $c is not in the node store"
+done
 live_read "$1"
+if [ -n "${2:-}" ]; then awk -F "$TAB" '{ print "stoa: cur\t" $1 "\t" $2 }' "$ST/$2/artifacts.tsv"; fi
 "#;
 
 /// `cat PATH`: one store file or `CLOSURE/file`.
