@@ -320,25 +320,7 @@ pub fn par_map<T: Sync, R: Send>(
     parallel: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: std::sync::Mutex<Vec<Option<R>>> =
-        std::sync::Mutex::new(items.iter().map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..parallel.clamp(1, items.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                slots.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-            });
-        }
-    });
-    slots
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .flatten()
-        .collect()
+    stoa_deploy::bounded(items, parallel, f)
 }
 
 /// The nodes of `hosts` (inactive ones only when named), for the commands that ask many.

@@ -2,8 +2,6 @@
 //! whether it drifted (and what), whether a switch was interrupted there, and whether the
 //! sources' last build is newer. One read-only round trip per node, in parallel; no lock.
 
-use std::sync::Mutex;
-
 use serde::Serialize;
 use stoa_compiler::plan::Manifest;
 use stoa_store::{Store, StoreName, StorePath};
@@ -11,7 +9,7 @@ use stoa_store::{Store, StoreName, StorePath};
 use crate::commands::build::select;
 use crate::drift::{drift, Drift};
 use crate::error::CliError;
-use crate::nodes::{deployments, node_for, timeouts, unreachable, usage, NodeArgs};
+use crate::nodes::{nodes_of, par_map, timeouts, unreachable, usage, NodeArgs};
 use crate::project::Project;
 use crate::ui::Ui;
 use crate::Global;
@@ -74,72 +72,36 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
             "name them, or use --all or --on @tag",
         ));
     }
-    let mut hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
-    if args.node.target.is_some() && hosts.len() > 1 {
-        return Err(usage("--target names one node", "select a single host"));
-    }
-    let ds = deployments(ui, &project, &hosts)?;
-    let mut nodes = Vec::new();
-    let named = !args.hosts.is_empty();
-    for (h, d) in hosts.iter().zip(&ds) {
-        if !d.active && !named {
-            continue;
-        }
-        nodes.push((h.clone(), node_for(Some(&project), h, d, &args.node)?));
-    }
-    hosts = nodes.iter().map(|(h, _)| h.clone()).collect();
-    if hosts.is_empty() {
-        return Err(usage(
-            "no active host selected",
-            "name inactive hosts explicitly",
-        ));
-    }
+    let hosts = select(ui, &project, &args.hosts, args.on.as_deref())?;
+    let nodes = nodes_of(ui, &project, &hosts, !args.hosts.is_empty(), &args.node)?;
     let store = project.store()?;
     let t = timeouts(&args.node);
     let parallel = args
         .parallel
         .or(project.settings.deploy.parallel)
-        .unwrap_or(10)
-        .clamp(1, nodes.len());
-    let rows: Mutex<Vec<Option<Row>>> = Mutex::new(nodes.iter().map(|_| None).collect());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..parallel {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((host, node)) = nodes.get(i) else {
-                    break;
-                };
-                let probe = stoa_deploy::Probe::default();
-                let row = match stoa_deploy::node_status(node, &probe, &t) {
-                    Ok(st) => row_of(&store, host, st),
-                    Err(e) => Row {
-                        host: host.clone(),
-                        state: "unknown",
-                        generation: None,
-                        closure: None,
-                        behind_sources: None,
-                        pending: None,
-                        drift: Vec::new(),
-                        stopped: Vec::new(),
-                        unmanaged: Vec::new(),
-                        pending_changes: Vec::new(),
-                        reboot: None,
-                        gpu_mismatch: Vec::new(),
-                        gpu_driver: None,
-                        note: Some(e.to_string()),
-                    },
-                };
-                rows.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(row);
-            });
+        .unwrap_or(10);
+    let rows: Vec<Row> = par_map(&nodes, parallel, |(host, node, _)| {
+        let probe = stoa_deploy::Probe::default();
+        match stoa_deploy::node_status(node, &probe, &t) {
+            Ok(st) => row_of(&store, host, st),
+            Err(e) => Row {
+                host: host.clone(),
+                state: "unknown",
+                generation: None,
+                closure: None,
+                behind_sources: None,
+                pending: None,
+                drift: Vec::new(),
+                stopped: Vec::new(),
+                unmanaged: Vec::new(),
+                pending_changes: Vec::new(),
+                reboot: None,
+                gpu_mismatch: Vec::new(),
+                gpu_driver: None,
+                note: Some(e.to_string()),
+            },
         }
     });
-    let rows: Vec<Row> = rows
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .flatten()
-        .collect();
     if args.json {
         ui.out(&serde_json::to_string_pretty(&rows).unwrap_or_default());
     } else {

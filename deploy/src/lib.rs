@@ -53,4 +53,4 @@ pub use request::{
 };
 pub use secrets::Secrets;
 pub use session::{Current, Node, Timeouts};
-pub use switch::{switch, switch_many};
+pub use switch::{bounded, switch, switch_many};

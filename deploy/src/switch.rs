@@ -234,8 +234,9 @@ fn manifest_safety(store: &Store, closure: &LocalClosure) -> Result<Safety, Depl
 /// An opened host waiting for its turn.
 type Slot<'p> = Mutex<Option<(LocalClosure, NodeSession<'p>)>>;
 
-/// Runs `f` over `items` on at most `parallel` threads; results in input order.
-pub(crate) fn bounded<T: Sync, R: Send>(
+/// Runs `f` over `items` on at most `parallel` threads; results in input order (the one
+/// worker pool of the deployer and the CLI's commands that ask many nodes).
+pub fn bounded<T: Sync, R: Send>(
     items: &[T],
     parallel: usize,
     f: impl Fn(&T) -> R + Sync,
