@@ -758,3 +758,45 @@ fn the_plan_says_when_a_containers_storage_cannot_snapshot() {
     assert!(pct_calls(&node, 331, "snapshot").is_empty());
     assert_eq!(pct_calls(&node, 331, "set").len(), 1);
 }
+
+#[test]
+fn a_compose_projects_removal_is_snapshotted_first() {
+    let node = TestNode::start();
+    let p = Project::new();
+    let dep = "snapshots: true";
+    let projects = |both: bool| {
+        let api = if both {
+            ", api: #{ services: #{ api: #{ image: \"nginx:1.27.3\" } } }"
+        } else {
+            ""
+        };
+        ct(
+            "web",
+            332,
+            &format!("memory: 512, features: #{{ nesting: true, keyctl: true }}, compose: #{{ web: #{{ services: #{{ web: #{{ image: \"nginx:1.27.3\" }} }} }}{api} }}"),
+        )
+    };
+    host(&p, &projects(true), dep, "");
+    switched(&p, &node);
+    host(&p, &projects(false), dep, "");
+    node.clear_calls();
+    switched(&p, &node);
+    let calls = node.calls();
+    let snap = calls
+        .iter()
+        .position(|c| c.starts_with("pct snapshot 332 stoa_g2_"))
+        .unwrap_or_else(|| panic!("{calls:?}"));
+    let down = calls
+        .iter()
+        .position(|c| c.starts_with("pct exec 332 -- docker compose -p api") && c.contains(" down"))
+        .unwrap_or_else(|| panic!("{calls:?}"));
+    assert!(snap < down, "the snapshot comes first: {calls:?}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("pct snapshot"))
+            .count(),
+        1,
+        "one per container and switch: {calls:?}"
+    );
+}

@@ -28,8 +28,10 @@ const ACTIVATE_HEAD: &str = concat!(
     include_str!("activate/pbs.sh"),
     include_str!("activate/remove.sh"),
     include_str!("activate/undo.sh"),
-    include_str!("activate/main.sh"),
 );
+
+/// The start of the activation proper (after the generation's settings: `CLUSTER`, `SNAP`).
+const ACTIVATE_MAIN: &str = include_str!("activate/main.sh");
 
 /// An artifact with its store path, as the closure records it.
 #[derive(Debug, Clone)]
@@ -200,7 +202,6 @@ pub fn activate(
     cluster: bool,
 ) -> String {
     let mut s = ACTIVATE_HEAD.replace("LOCK_WAIT_S", &deployment.container_lock_wait_s.to_string());
-    s.push_str(&format!("# host: {host}\n"));
     if cluster {
         s.push_str("CLUSTER=1\n");
     }
@@ -213,6 +214,8 @@ pub fn activate(
             u8::from(snapshots.rollback)
         ));
     }
+    s.push_str(ACTIVATE_MAIN);
+    s.push_str(&format!("# host: {host}\n"));
     // Container configs, filled container files, container files (queued,
     // then sent with one `pct exec` per container by `ct_flush`), the
     // `on_change` commands of container files, host files, network.

@@ -8,7 +8,9 @@ remove() { # KEY KIND ARGS...
   echo "stoa: removed $key"
   step "remove $key"
   case $kind in
-    compose) run pct exec "$1" -- docker compose -p "$2" -f "$3" down; run pct exec "$1" -- rm -f "$3" ;;
+    compose)
+      ct_snapshot "$key" "$1"
+      run pct exec "$1" -- docker compose -p "$2" -f "$3" down; run pct exec "$1" -- rm -f "$3" ;;
     ct-file) run pct exec "$1" -- rm -f "$2" ;;
     host-file) run rm -f -- "$R$1" ;;
     pbs-datastores) pbs_datastores "$key" '' "$S/$_sp" ;;
