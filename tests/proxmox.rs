@@ -800,3 +800,50 @@ fn a_compose_projects_removal_is_snapshotted_first() {
         "one per container and switch: {calls:?}"
     );
 }
+
+#[test]
+fn an_ha_managed_containers_restart_goes_through_ha_manager() {
+    let node = TestNode::start();
+    let p = Project::new();
+    let ha = "    files: #{ \"/etc/pve/ha/resources.cfg\": #{ text: \"ct: 340\\n\\tstate started\\n\", merge: \"section-config\" } },\n";
+    host(
+        &p,
+        &ct("web", 340, "memory: 512, features: #{ nesting: true }"),
+        "",
+        ha,
+    );
+    switched(&p, &node);
+    // `features` changes only at a restart (pending on a running container).
+    host(
+        &p,
+        &ct(
+            "web",
+            340,
+            "memory: 512, features: #{ nesting: true, keyctl: true }",
+        ),
+        "",
+        ha,
+    );
+    node.clear_calls();
+    switched(&p, &node);
+    let calls = node.calls();
+    let stop = calls
+        .iter()
+        .position(|c| c == "ha-manager set ct:340 --state stopped");
+    let start = calls
+        .iter()
+        .position(|c| c == "ha-manager set ct:340 --state started");
+    assert!(
+        matches!((stop, start), (Some(a), Some(b)) if a < b),
+        "{calls:?}"
+    );
+    assert!(pct_calls(&node, 340, "reboot").is_empty(), "{calls:?}");
+    assert!(node.pve.running(340));
+    let conf = node.pve.conf(340).unwrap();
+    assert_eq!(
+        line(&conf, "features").as_deref(),
+        Some("features: keyctl=1,nesting=1"),
+        "{conf}"
+    );
+    assert!(!conf.contains("[pve:pending]"), "{conf}");
+}

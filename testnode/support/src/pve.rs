@@ -9,9 +9,10 @@ use stoa_test_pvefs::Mounted;
 /// The commands a Proxmox node has and this machine lacks. `ifup`
 /// (ifupdown2) is the real one. `systemctl` and `nvidia-smi` (the lab's
 /// health checks) answer as a healthy node's would.
-pub const DOUBLES: [&str; 8] = [
+pub const DOUBLES: [&str; 9] = [
     "pct",
     "lxc-info",
+    "ha-manager",
     "pveam",
     "proxmox-backup-manager",
     "docker",
@@ -308,6 +309,16 @@ pub fn write_doubles(bin: &Path, root: &Path, node: &str) {
                 "while [ $# -gt 0 ]; do case $1 in -n) v=$2; shift;; esac; shift; done\n\
                  [ -e '{r}/etc/pve/lxc/'\"$v\".conf ] || {{ echo \"$v doesn't exist\" >&2; exit 1; }}\n\
                  if [ -d '{r}/sys/fs/cgroup/lxc/'\"$v\" ]; then echo \"PID:            $v\"; fi\n"
+            )),
+            // `ha-manager set ct:VMID --state started|stopped`: the HA stack starts or stops
+            // the container (here at once, through the `pct` double); `status` answers.
+            "ha-manager" => script.push_str(&format!(
+                "case \"${{1:-}} ${{3:-}} ${{4:-}}\" in\n\
+                 'set --state started') v=${{2#ct:}}; exec '{r}/../bin/pct' start \"$v\" ;;\n\
+                 'set --state stopped') v=${{2#ct:}}; exec '{r}/../bin/pct' stop \"$v\" ;;\n\
+                 'status  ') echo 'quorum OK'; exit 0 ;;\n\
+                 *) echo \"ha-manager: unknown command $*\" >&2; exit 255 ;;\n\
+                 esac\n"
             )),
             // `systemctl reboot`: the node comes back with a new boot id.
             "systemctl" => script.push_str(&format!(

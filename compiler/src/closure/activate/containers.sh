@@ -245,6 +245,35 @@ ct_snapshot() { # KEY VMID
     echo "stoa: container $2: pct snapshot failed; changed without a snapshot"
   fi
 }
+# A container that High Availability manages (a `ct: VMID` section in the
+# cluster's /etc/pve/ha/resources.cfg) is stopped and started through
+# `ha-manager` (the HA stack would start one stopped behind its back); any
+# other through `pct reboot`.
+ct_ha() { # VMID
+  [ -f "$R/etc/pve/ha/resources.cfg" ] && grep -qx "ct: $1" "$R/etc/pve/ha/resources.cfg"
+}
+ct_restart() { # VMID
+  if ! ct_ha "$1"; then
+    run pct reboot "$1"
+    return 0
+  fi
+  run ha-manager set "ct:$1" --state stopped
+  ct_wait_running "$1" no
+  run ha-manager set "ct:$1" --state started
+  ct_wait_running "$1" yes
+}
+# Waits (at most LOCK_WAIT seconds) until the container runs (yes) or not (no).
+ct_wait_running() { # VMID yes|no
+  [ "$mode" = switch ] || return 0
+  _ww=0
+  while :; do
+    if ct_running "$1"; then _wr=yes; else _wr=no; fi
+    [ "$_wr" != "$2" ] || return 0
+    [ "$_ww" -lt "$LOCK_WAIT" ] || die "container $1: HA did not bring it to running=$2 within ${LOCK_WAIT}s (ha-manager status)"
+    sleep 1
+    _ww=$((_ww + 1))
+  done
+}
 # Brings container VMID's config (CONF) to WANT, WAS being what stoa owned.
 ct_reconcile() { # KEY VMID CONF WANT WAS
   _rk=$1 _rv=$2 _rc=$3 _rw=$4 _rp=$5
@@ -292,7 +321,7 @@ RESIZE
   ct_verify "$_rv" "$_rc" "$_rw" "$_rp"
   if ct_running "$_rv" && { [ "$pend" = yes ] || [ "$_rr" = yes ]; }; then
     step "apply $_rk reboot"
-    run pct reboot "$_rv"
+    ct_restart "$_rv"
     ct_verify "$_rv" "$_rc" "$_rw" "$_rp"
     [ "$pend" = no ] || die "container $_rv: changes are still pending after pct reboot"
   elif [ "$mode" = dry ] && { [ $# -gt 3 ] || [ "$_rr" = yes ]; }; then
