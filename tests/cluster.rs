@@ -31,17 +31,7 @@ fn a_clusters_files_are_written_once_and_nothing_moves_without_quorum() {
         })
         .collect();
     let p = Project::new();
-    let kh = p.home.path().join("known_hosts");
-    let mut known = String::new();
-    for n in &nodes {
-        known.push_str(&std::fs::read_to_string(&n.known_hosts).unwrap());
-        std::fs::copy(
-            nodes[0].dir.path().join("client_key.pub"),
-            n.dir.path().join("authorized_keys"),
-        )
-        .unwrap();
-    }
-    std::fs::write(&kh, known).unwrap();
+    let flags = fleet_flags(&p, &nodes);
     let hosts = |schedule: &str, checks: &str| {
         for (i, n) in nodes.iter().enumerate() {
             let text = format!(
@@ -56,22 +46,7 @@ fn a_clusters_files_are_written_once_and_nothing_moves_without_quorum() {
             std::fs::write(p.root().join(format!("hosts/{}.rhai", names[i])), text).unwrap();
         }
     };
-    let (key, kh) = (
-        nodes[0].client_key.display().to_string(),
-        kh.display().to_string(),
-    );
-    let run = |words: &[&str]| {
-        let mut v: Vec<&str> = words.to_vec();
-        v.extend([
-            "--node-root",
-            sshd::SHARED_ROOT,
-            "--known-hosts",
-            &kh,
-            "--identity",
-            &key,
-        ]);
-        p.stoa(&v)
-    };
+    let run = |words: &[&str]| p.stoa(&args(words, &flags));
     hosts("02:30", "");
     let out = run(&["switch", "--all", "--yes", "--json"]);
     assert!(out.status.success(), "{}", text(&out));

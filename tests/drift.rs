@@ -338,45 +338,15 @@ fn a_rollback_after_hand_edits_ends_exactly_at_the_older_generation() {
 fn status_reports_each_node_a_drifted_one_and_an_unreachable_one_as_unknown() {
     let mut nodes: Vec<TestNode> = (0..3).map(|_| TestNode::start()).collect();
     let p = Project::new();
-    let kh = p.home.path().join("known_hosts");
-    let mut known = String::new();
     for (i, n) in nodes.iter().enumerate() {
-        known.push_str(&std::fs::read_to_string(&n.known_hosts).unwrap());
         p.host(&Host {
             name: &format!("n{i}"),
             files: vec![(MOTD, format!("node {i}\n"), None)],
             deployment: format!("target_host: \"127.0.0.1\", target_port: {}", n.port),
         });
-        std::fs::copy(
-            nodes[0].dir.path().join("client_key.pub"),
-            n.dir.path().join("authorized_keys"),
-        )
-        .unwrap();
     }
-    std::fs::write(&kh, known).unwrap();
-    let (key, kh) = (
-        nodes[0].client_key.display().to_string(),
-        kh.display().to_string(),
-    );
-    let flags = |words: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-        v.extend(
-            [
-                "--node-root",
-                sshd::SHARED_ROOT,
-                "--known-hosts",
-                &kh,
-                "--identity",
-                &key,
-            ]
-            .map(str::to_owned),
-        );
-        v
-    };
-    let run_all = |words: &[&str]| {
-        let v = flags(words);
-        p.stoa(&v.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let flags = fleet_flags(&p, &nodes);
+    let run_all = |words: &[&str]| p.stoa(&args(words, &flags));
     let out = run_all(&["switch", "--all", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     let clean = run_all(&["status", "--all"]);

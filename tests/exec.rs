@@ -32,33 +32,15 @@ fn stderr(out: &std::process::Output) -> String {
 fn three(codes: [&str; 3]) -> (Vec<TestNode>, Project, Vec<String>) {
     let nodes: Vec<TestNode> = (0..3).map(|_| TestNode::start()).collect();
     let p = Project::new();
-    let kh = p.home.path().join("known_hosts");
-    let mut known = String::new();
     for (i, n) in nodes.iter().enumerate() {
-        known.push_str(&std::fs::read_to_string(&n.known_hosts).unwrap());
         p.host(&Host {
             name: &format!("n{i}"),
             files: vec![],
             deployment: format!("target_host: \"127.0.0.1\", target_port: {}", n.port),
         });
-        std::fs::copy(
-            nodes[0].dir.path().join("client_key.pub"),
-            n.dir.path().join("authorized_keys"),
-        )
-        .unwrap();
         std::fs::write(n.root.join("code"), codes[i]).unwrap();
     }
-    std::fs::write(&kh, known).unwrap();
-    let flags = [
-        "--node-root",
-        sshd::SHARED_ROOT,
-        "--known-hosts",
-        &kh.display().to_string(),
-        "--identity",
-        &nodes[0].client_key.display().to_string(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    let flags = fleet_flags(&p, &nodes);
     (nodes, p, flags)
 }
 

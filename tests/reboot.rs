@@ -21,8 +21,6 @@ fn boot_id(n: &TestNode) -> String {
 fn nodes_reboot_one_at_a_time_and_come_back_checked() {
     let nodes: Vec<TestNode> = (0..2).map(|_| TestNode::start()).collect();
     let p = Project::new();
-    let kh = p.home.path().join("known_hosts");
-    let mut known = String::new();
     let write_hosts = |p: &Project, text: &str| {
         for (i, n) in nodes.iter().enumerate() {
             p.host(&Host {
@@ -35,31 +33,8 @@ fn nodes_reboot_one_at_a_time_and_come_back_checked() {
             });
         }
     };
-    for n in &nodes {
-        known.push_str(&std::fs::read_to_string(&n.known_hosts).unwrap());
-        std::fs::copy(
-            nodes[0].dir.path().join("client_key.pub"),
-            n.dir.path().join("authorized_keys"),
-        )
-        .unwrap();
-    }
-    std::fs::write(&kh, known).unwrap();
-    let (key, kh) = (
-        nodes[0].client_key.display().to_string(),
-        kh.display().to_string(),
-    );
-    let run = |words: &[&str]| {
-        let mut v: Vec<&str> = words.to_vec();
-        v.extend([
-            "--node-root",
-            sshd::SHARED_ROOT,
-            "--known-hosts",
-            &kh,
-            "--identity",
-            &key,
-        ]);
-        p.stoa(&v)
-    };
+    let flags = fleet_flags(&p, &nodes);
+    let run = |words: &[&str]| p.stoa(&args(words, &flags));
     write_hosts(&p, "one\n");
     let out = run(&["switch", "--all", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -128,6 +128,33 @@ pub fn node_flags(node: &TestNode) -> Vec<String> {
     ]
 }
 
+/// The flags that reach several test nodes from project `p`, each host naming its node by
+/// `deployment.target_*`: every node's host key in one known_hosts file (in the project's
+/// home), the first node's client key accepted by all, and the node root each sshd maps to
+/// its own.
+#[allow(dead_code)] // not every test binary asks several nodes
+pub fn fleet_flags(p: &Project, nodes: &[TestNode]) -> Vec<String> {
+    let kh = p.home.path().join("known_hosts");
+    let mut known = String::new();
+    for n in nodes {
+        known.push_str(&std::fs::read_to_string(&n.known_hosts).unwrap());
+        std::fs::copy(
+            nodes[0].dir.path().join("client_key.pub"),
+            n.dir.path().join("authorized_keys"),
+        )
+        .unwrap();
+    }
+    std::fs::write(&kh, known).unwrap();
+    vec![
+        "--node-root".into(),
+        super::sshd::SHARED_ROOT.into(),
+        "--known-hosts".into(),
+        kh.display().to_string(),
+        "--identity".into(),
+        nodes[0].client_key.display().to_string(),
+    ]
+}
+
 pub fn args<'a>(words: &[&'a str], flags: &'a [String]) -> Vec<&'a str> {
     let mut v: Vec<&str> = words.to_vec();
     v.extend(flags.iter().map(String::as_str));
