@@ -97,19 +97,6 @@ fn pump(mut from: impl Read + Send + 'static, tx: mpsc::SyncSender<Chunk>, is_er
 }
 
 impl Transport for LocalTransport {
-    fn run(&mut self, command: &Command<'_>) -> Result<Output, TransportError> {
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let status = self.stream(command, &mut |stream, data| match stream {
-            Stream::Stdout => stdout.extend_from_slice(data),
-            Stream::Stderr => stderr.extend_from_slice(data),
-        })?;
-        Ok(Output {
-            status,
-            stdout,
-            stderr,
-        })
-    }
-
     fn stream(
         &mut self,
         command: &Command<'_>,

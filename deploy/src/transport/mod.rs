@@ -130,23 +130,27 @@ pub type Sink<'s> = dyn FnMut(Stream, &[u8]) + 's;
 
 /// A connection to one node.
 pub trait Transport: Send {
-    /// Runs one command to completion (see the module contract).
-    fn run(&mut self, command: &Command<'_>) -> Result<Output, TransportError>;
-    /// Runs one command to completion as [`Transport::run`] does, handing every chunk of
+    /// Runs one command to completion (see the module contract), handing every chunk of
     /// its output to `sink` as it arrives instead of keeping it; returns the exit status
     /// (`None` if the command died of a signal or sent no status).
-    ///
-    /// Both transports of this crate stream; this provided method (for wrappers and test
-    /// doubles) runs [`Transport::run`] and hands the output over at the end.
     fn stream(
         &mut self,
         command: &Command<'_>,
         sink: &mut Sink<'_>,
-    ) -> Result<Option<i32>, TransportError> {
-        let out = self.run(command)?;
-        sink(Stream::Stdout, &out.stdout);
-        sink(Stream::Stderr, &out.stderr);
-        Ok(out.status)
+    ) -> Result<Option<i32>, TransportError>;
+    /// Runs one command to completion and keeps its output ([`Transport::stream`] into two
+    /// buffers).
+    fn run(&mut self, command: &Command<'_>) -> Result<Output, TransportError> {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let status = self.stream(command, &mut |stream, data| match stream {
+            Stream::Stdout => stdout.extend_from_slice(data),
+            Stream::Stderr => stderr.extend_from_slice(data),
+        })?;
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
     /// Starts a long-lived command whose stdout is read line by line.
     fn spawn(&mut self, argv: &[String]) -> Result<Box<dyn Running>, TransportError>;

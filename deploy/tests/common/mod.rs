@@ -331,15 +331,16 @@ impl stoa_deploy::transport::Connector for Recording {
 }
 
 impl stoa_deploy::transport::Transport for RecordingTransport {
-    fn run(
+    fn stream(
         &mut self,
         c: &stoa_deploy::transport::Command<'_>,
-    ) -> Result<stoa_deploy::transport::Output, stoa_deploy::TransportError> {
+        sink: &mut stoa_deploy::transport::Sink<'_>,
+    ) -> Result<Option<i32>, stoa_deploy::TransportError> {
         self.sent
             .lock()
             .unwrap()
             .push((c.argv.clone(), c.stdin.to_vec()));
-        self.inner.run(c)
+        self.inner.stream(c, sink)
     }
     fn spawn(
         &mut self,
