@@ -1,7 +1,7 @@
 //! End-to-end: a Proxmox VE cluster of three test nodes sharing one test `/etc/pve` (each
 //! with its own `nodes/<node>`). The cluster's files are written once per switch, through
 //! one member; a second switch is a no-op on every member; without quorum the switch
-//! refuses before anything is written.
+//! refuses before anything is written; `stoa check` refuses members that disagree.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -125,5 +125,62 @@ fn a_clusters_files_are_written_once_and_nothing_moves_without_quorum() {
     assert!(
         jobs.contains("schedule 04:00") && jobs.matches("vzdump: nightly").count() == 1,
         "{jobs}"
+    );
+}
+
+fn write(p: &Project, files: &[(&str, &str)]) {
+    for (name, body) in files {
+        std::fs::write(p.root().join(name), body).unwrap();
+    }
+}
+
+#[test]
+fn a_clusters_members_must_declare_its_files_alike_and_agree_on_it() {
+    let p = Project::new();
+    let member = |name: &str, members: &str, jobs: &str| {
+        format!(
+            "#{{ config: #{{ networking: #{{ hostname: \"{name}\" }}, \
+             proxmox: #{{ cluster: #{{ name: \"c1\", members: [{members}] }} }}, \
+             files: #{{ \"/etc/pve/jobs.cfg\": #{{ text: \"{jobs}\", merge: \"section-config\" }}, \
+             \"/etc/pve/nodes/{name}/config\": #{{ text: \"{name}\\n\" }} }} }} }}\n"
+        )
+    };
+    let all = "\"m1\", \"m2\", \"m3\"";
+    let job = "vzdump: nightly\\n\\tschedule 02:30\\n\\tall 1\\n";
+    let other = "vzdump: nightly\\n\\tschedule 04:00\\n\\tall 1\\n";
+    write(
+        &p,
+        &[
+            ("hosts/m1.rhai", &member("m1", all, job)),
+            ("hosts/m2.rhai", &member("m2", all, job)),
+            ("hosts/m3.rhai", &member("m3", all, job)),
+            // A standalone host may declare its own jobs.cfg: it shares nothing.
+            ("hosts/solo.rhai", "#{ config: #{ networking: #{ hostname: \"solo\" }, files: #{ \"/etc/pve/jobs.cfg\": #{ text: \"vzdump: x\\n\\tall 1\\n\", merge: \"section-config\" } } } }\n"),
+        ],
+    );
+    let ok = p.stoa(&["check"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    // Each member's own files (under nodes/<node>) may differ; the cluster's may not.
+    write(&p, &[("hosts/m3.rhai", &member("m3", all, other))]);
+    let bad = p.stoa(&["check"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let t = text(&bad);
+    assert!(t.contains("stoa::compiler::cross_host"), "{t}");
+    assert!(
+        t.contains("cluster c1: its members declare /etc/pve/jobs.cfg differently (m1, m2, m3)"),
+        "{t}"
+    );
+    assert!(t.contains("hosts/m3.rhai"), "names the file: {t}");
+    // Members that disagree on the members.
+    write(
+        &p,
+        &[("hosts/m3.rhai", &member("m3", "\"m1\", \"m3\"", job))],
+    );
+    let bad = p.stoa(&["check"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("cluster c1: its members list different members"),
+        "{}",
+        text(&bad)
     );
 }

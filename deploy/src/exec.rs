@@ -2,12 +2,12 @@
 //! its output handed over line by line as it arrives (`stoa exec`). Read-only as far as
 //! stoa is concerned: no lock, no generation; what the command does is the caller's.
 //!
-//! The command runs as `sh -c EXEC stoa-exec ROOT SECS CT ARGV…` ([`scripts::EXEC`]): the
+//! The command runs as `sh -c EXEC stoa-exec ROOT SECS CT ARGV…` ([`day2::EXEC`]): the
 //! argument vector is quoted once by the transport, never pasted into a script. Lines are
 //! cut at [`LINE_LIMIT`] bytes, so a node that prints without newlines costs bounded
 //! memory; nothing is kept here.
 //!
-//! [`scripts::EXEC`]: crate::node::scripts::EXEC
+//! [`day2::EXEC`]: crate::node::day2::EXEC
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! Node operations as argument vectors, and parsing of their `stoa: …` answers.
 
+pub mod day2;
 pub mod live;
 pub mod scripts;
 
@@ -32,9 +33,9 @@ pub enum Op {
     Show,
     /// [`scripts::LIVE`]
     Live,
-    /// [`scripts::BOOT`]
+    /// [`day2::BOOT`]
     Boot,
-    /// [`scripts::REBOOT`]
+    /// [`day2::REBOOT`]
     Reboot,
     /// [`scripts::CAT`]
     Cat,
@@ -44,7 +45,7 @@ pub enum Op {
     Health,
     /// [`scripts::CONF`]
     Conf,
-    /// [`scripts::EXEC`]
+    /// [`day2::EXEC`]
     Exec,
 }
 
@@ -100,6 +101,7 @@ impl Op {
     }
 
     fn body(self) -> &'static str {
+        use day2::*;
         use scripts::*;
         match self {
             Op::Session => SESSION,
