@@ -81,7 +81,10 @@ pub fn run(ui: &Ui, g: &Global, args: Args) -> Result<(), CliError> {
         }
     }
     let mut list: Vec<&Release> = releases.values().collect();
-    list.sort_by(|a, b| (&a.time, &a.id).cmp(&(&b.time, &b.id)));
+    // In time order; two releases of the same second by their generations (a later switch
+    // made higher numbers on the hosts they share).
+    let newest = |r: &Release| r.hosts.values().map(|(n, _)| *n).max().unwrap_or(0);
+    list.sort_by(|a, b| (&a.time, newest(a), &a.id).cmp(&(&b.time, newest(b), &b.id)));
     if args.json {
         ui.out(&serde_json::to_string_pretty(&list).unwrap_or_default());
     } else {
